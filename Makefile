@@ -1,0 +1,33 @@
+# Kanal: `make run` (demo on the embedded default) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint format bench clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+run: $(INSTALLED)
+	$(BIN)/kanal demo
+
+test: $(INSTALLED) lint
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check engine tests bench
+	$(BIN)/ruff format --check engine tests bench
+	$(BIN)/mypy
+
+format: $(INSTALLED)
+	$(BIN)/ruff format engine tests bench
+	$(BIN)/ruff check --fix engine tests bench
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/mllp_throughput.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,69 @@
+"""The HTTP API. Ingest answers 202 only after the message is committed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from engine.store.writer import StoreUnavailable
+
+if TYPE_CHECKING:
+    from engine.runtime import Engine
+
+
+def create_app(engine: Engine) -> FastAPI:
+    app = FastAPI(title="Kanal", version="0.1.0",
+                  description="Interoperability integration engine for Danish healthcare")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        failing = [f"{w.channel}/{w.name}" for w in engine.workers.values() if not w.healthy]
+        return {"status": "ok", "failing_destinations": failing}
+
+    @app.get("/api/v1/channels")
+    async def channels() -> list[dict[str, Any]]:
+        return [
+            {"name": c.name, "description": c.channel.description, "source": c.source.type,
+             "destinations": [
+                 {"name": d.name, "type": d.type,
+                  "healthy": engine.workers[(c.name, d.name)].healthy}
+                 for d in c.destination
+             ]}
+            for c in engine.channels.values()
+        ]
+
+    @app.post("/api/v1/channels/{name}/messages", status_code=202)
+    async def post_message(name: str, request: Request) -> JSONResponse:
+        if name not in engine.channels:
+            raise HTTPException(404, f"no channel named {name!r}")
+        limit = getattr(engine.channels[name].source, "max_message_bytes", 10 * 1024 * 1024)
+        body = await _read_limited(request, limit)
+        origin = f"http:{request.client.host if request.client else '?'}"
+        try:
+            receipts = await engine.receiver.receive(name, body, origin)
+        except StoreUnavailable:
+            return JSONResponse({"error": "the store is unavailable; send again later"}, 503,
+                                headers={"Retry-After": "5"})
+        items = [
+            {"id": r.message_id, "status": "RECEIVED" if r.accepted else "ERROR",
+             "type": r.parsed.meta.type, "control_id": r.parsed.meta.control_id,
+             **({"error": r.parsed.error} if r.parsed.error else {})}
+            for r in receipts
+        ]
+        accepted = all(r.accepted for r in receipts)
+        return JSONResponse({"ids": [i["id"] for i in items], "messages": items},
+                            202 if accepted else 422)
+
+    return app
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"message larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

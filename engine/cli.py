@@ -1,0 +1,23 @@
+"""The `kanal` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from engine.commands import channels, demo, ingest, messages, run
+
+app = typer.Typer(
+    name="kanal",
+    help="Kanal: interoperability integration engine for Danish healthcare.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(run.run)
+app.command()(demo.demo)
+app.command()(ingest.send)
+app.command()(ingest.inspect)
+app.add_typer(channels.app, name="channels")
+app.add_typer(messages.app, name="messages")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Sub-commands of the `kanal` CLI, one module per group."""

@@ -1,0 +1,137 @@
+"""`kanal demo`: the engine, an EPJ simulator and our fixtures, telling one patient's story."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from engine.commands.common import ConfigOption, console, fail, load
+from engine.config import ChannelConfig, EngineConfig, MllpDestination, MllpSource
+from engine.logs import configure
+from engine.receipts.hl7_ack import parse_ack
+from engine.runtime import Engine
+from engine.simulators.epj import EpjSimulator
+from engine.simulators.mllp_client import send_all
+from engine.store.queries import channel_summary
+from engine.store.schema import DeliveryStatus, deliveries, messages
+
+FIXTURES = Path("fixtures/hl7v2")
+FINAL = (DeliveryStatus.SENT, DeliveryStatus.ACKNOWLEDGED, DeliveryStatus.DEAD,
+         DeliveryStatus.CANCELLED)
+
+
+def demo(
+    config: ConfigOption = "engine.toml",  # type: ignore[assignment]
+    outage: Annotated[float, typer.Option(help="seconds the EPJ is down mid-story")] = 3.0,
+) -> None:
+    """Run the engine with the demo channels and an EPJ simulator; send the fixtures."""
+    configure("warning")
+    engine_config, channels = load(config)
+    by_name = {c.name: c for c in channels}
+    missing = {"adt-from-epj", "lab-results", "referrals-in"} - set(by_name)
+    if missing:
+        fail(f"the demo needs the channels {sorted(missing)} in {engine_config.channels_dir}")
+    asyncio.run(_story(engine_config, by_name, outage))
+
+
+async def _story(config: EngineConfig, channels: dict[str, ChannelConfig], outage: float) -> None:
+    epj_port = next(d.port for d in channels["lab-results"].destination
+                    if isinstance(d, MllpDestination))
+    epj = await EpjSimulator(port=epj_port).start()
+    engine = Engine(config, list(channels.values()))
+    await engine.start()
+    started = time.time()
+    try:
+        await _steps(engine, channels, epj, outage)
+        await _wait_until_delivered(engine, started, timeout=60)
+        _print_summary(engine, started, epj)
+    finally:
+        await engine.stop()
+        await epj.stop()
+
+
+async def _steps(engine: Engine, channels: dict[str, ChannelConfig], epj: EpjSimulator,
+                 outage: float) -> None:
+    adt = _port(channels["adt-from-epj"])
+    lab = _port(channels["lab-results"])
+    say = console.print
+    say("[bold]1.[/bold] The GP's referral arrives as a file; Kanal forwards it to the EPJ.")
+    inbox = Path(getattr(channels["referrals-in"].source, "path"))
+    inbox.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / "ref_i12_referral.hl7", inbox / f"referral-{int(time.time())}.hl7")
+    say("[bold]2.[/bold] The hospital admits the patient (ADT^A01):",
+        await _send(adt, "adt_a01_admit.hl7"))
+    say("[bold]3.[/bold] Lab results (ORU^R01) go to the EPJ and the GP's inbox:",
+        await _send(lab, "oru_r01_lab.hl7"))
+    say(f"[bold]4.[/bold] The EPJ goes down for {outage:g}s; more results arrive meanwhile.")
+    await asyncio.sleep(1.0)
+    await epj.stop()
+    say("   ", await _send(lab, "oru_r01_lab.hl7", control_suffix="-2"))
+    say("   ", await _send(adt, "adt_a08_update_latin1.hl7"))
+    await asyncio.sleep(outage)
+    await epj.start()
+    say("   The EPJ is back; Kanal delivers what waited.")
+    say("[bold]5.[/bold] The patient is discharged (ADT^A03):",
+        await _send(adt, "adt_a03_discharge.hl7"))
+
+
+def _port(channel: ChannelConfig) -> int:
+    assert isinstance(channel.source, MllpSource)
+    return channel.source.port
+
+
+async def _send(port: int, fixture: str, control_suffix: str = "") -> str:
+    raw = (FIXTURES / fixture).read_bytes()
+    if control_suffix:  # a new message, not a resend: its own control id
+        first, rest = raw.split(b"\r", 1)
+        fields = first.split(b"|")
+        fields[9] += control_suffix.encode()
+        raw = b"|".join(fields) + b"\r" + rest
+    [ack] = await send_all("127.0.0.1", port, [raw])
+    code, control_id, text = parse_ack(ack)
+    return f"[green]{code}[/green] for {control_id}" + (f" ({text})" if text else "")
+
+
+async def _wait_until_delivered(engine: Engine, since: float, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.database.connect() as conn:
+            open_count = conn.execute(
+                select(func.count()).select_from(deliveries)
+                .join(messages, messages.c.id == deliveries.c.message_id)
+                .where(messages.c.received_at >= since, deliveries.c.status.not_in(FINAL))
+            ).scalar_one()
+            unrouted = conn.execute(
+                select(func.count()).select_from(messages)
+                .where(messages.c.received_at >= since, messages.c.status == "RECEIVED")
+            ).scalar_one()
+        if open_count == 0 and unrouted == 0:
+            return
+        await asyncio.sleep(0.25)
+    console.print("[yellow]some deliveries were still pending when the demo ended[/yellow]")
+
+
+def _print_summary(engine: Engine, since: float, epj: EpjSimulator) -> None:
+    with engine.database.connect() as conn:
+        summary = channel_summary(conn, since=since)
+    table = Table("channel", "received", "filtered", "errors", "delivered", "retrying", "dead",
+                  title="Kanal demo: this run")
+    for channel, counts in sorted(summary.items()):
+        table.add_row(
+            channel, str(counts.get("received", 0)), str(counts.get("message_filtered", 0)),
+            str(counts.get("message_error", 0)), str(counts.get("delivery_sent", 0)),
+            str(counts.get("delivery_retrying", 0) + counts.get("delivery_queued", 0)),
+            str(counts.get("delivery_dead", 0)),
+        )
+    console.print(table)
+    console.print(f"The EPJ simulator accepted {len(epj.received)} message(s), "
+                  f"{epj.duplicates} duplicate(s).")
+    console.print("See every message: [bold]kanal messages search[/bold]; one in full: "
+                  "[bold]kanal messages show ID[/bold]")

@@ -1,0 +1,64 @@
+"""`kanal send` (as a source system would, through the API) and `kanal inspect`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.progress import track
+
+from engine.commands.common import ConfigOption, fail, load
+from engine.formats.sniff import parse_messages
+
+SHOW_PROGRESS_FROM = 20
+
+
+def send(
+    files: Annotated[list[Path], typer.Argument(help="message files", exists=True,
+                                                dir_okay=False)],
+    channel: Annotated[str, typer.Option(help="channel to post to")],
+    config: ConfigOption = "engine.toml",  # type: ignore[assignment]
+    url: Annotated[str | None, typer.Option(help="API base URL; default from engine.toml")] = None,
+) -> None:
+    """Post message files to a running engine; prints each stored message id."""
+    engine_config, _ = load(config)
+    base = url or f"http://{engine_config.api.listen}"
+    endpoint = f"{base}/api/v1/channels/{channel}/messages"
+    failures = 0
+    paths = track(files, description="sending") if len(files) >= SHOW_PROGRESS_FROM else files
+    with httpx.Client(timeout=30) as client:
+        for path in paths:
+            try:
+                response = client.post(endpoint, content=path.read_bytes())
+            except httpx.HTTPError as exc:
+                fail(f"cannot reach the engine at {base}: {exc} (is `kanal run` running?)")
+            if response.status_code == 404:
+                fail(response.json().get("detail", f"no channel {channel!r}"))
+            body = response.json()
+            for item in body.get("messages", []):
+                state = item["status"] + (f": {item['error']}" if "error" in item else "")
+                typer.echo(f"{path}\t{item['id']}\t{state}")
+            if response.status_code != 202:
+                failures += 1
+                if "messages" not in body:
+                    typer.echo(f"{path}\t-\t{body}", err=True)
+    if failures:
+        raise typer.Exit(1)
+
+
+def inspect(
+    file: Annotated[Path, typer.Argument(help="message file", exists=True, dir_okay=False)],
+) -> None:
+    """Sniff the format; print metadata and the validation result as JSON."""
+    result = [
+        {"format": p.meta.format, "valid": p.error is None, "error": p.error,
+         "error_code": p.error_code or None, "metadata": p.meta.as_dict()}
+        for p in parse_messages(file.read_bytes())
+    ]
+    typer.echo(json.dumps(result[0] if len(result) == 1 else result, indent=2,
+                          ensure_ascii=False))
+    if any(not item["valid"] for item in result):
+        raise typer.Exit(1)

@@ -1,0 +1,136 @@
+"""`kanal messages search|show`: find messages and see everything that happened to them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from engine.commands.common import (
+    ConfigOption,
+    FormatOption,
+    check_format,
+    console,
+    fail,
+    load,
+    mask_cpr,
+    print_json,
+)
+from engine.store.database import open_database
+from engine.store.queries import SearchFilter, message_detail, search_messages
+from engine.timefmt import iso, parse_time
+
+app = typer.Typer(help="Search and inspect stored messages.", no_args_is_help=True)
+
+
+@app.command()
+def search(
+    config: ConfigOption = "engine.toml",  # type: ignore[assignment]
+    cpr: Annotated[str | None, typer.Option(help="patient CPR (with or without hyphen)")] = None,
+    sender: Annotated[str | None, typer.Option(help="sender, e.g. EPJ^RHH")] = None,
+    receiver: Annotated[str | None, typer.Option(help="receiver")] = None,
+    type: Annotated[str | None, typer.Option("--type", help="message type, e.g. ADT^A01")] = None,
+    status: Annotated[str | None, typer.Option(help="RECEIVED, ROUTED, FILTERED, ERROR")] = None,
+    channel: Annotated[str | None, typer.Option(help="channel name")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time or e.g. '2h' ago")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time or e.g. '10m' ago")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    reveal: Annotated[bool, typer.Option(help="show CPR numbers unmasked")] = False,
+    format: FormatOption = "table",
+) -> None:
+    """Messages matching every given filter, newest first."""
+    check_format(format)
+    engine_config, _ = load(config)
+    try:
+        where = SearchFilter(
+            cpr=cpr, sender=sender, receiver=receiver, type=type, status=status,
+            channel=channel, since=parse_time(since) if since else None,
+            until=parse_time(until) if until else None, limit=limit,
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    database = open_database(engine_config.store_url)
+    with database.connect() as conn:
+        rows = search_messages(conn, where)
+    for row in rows:
+        row["received_at"] = iso(row["received_at"])
+        if not reveal:
+            row["cpr"] = mask_cpr(row["cpr"])
+    if format == "json":
+        print_json(rows)
+        return
+    table = Table("id", "received", "channel", "status", "type", "control id", "sender",
+                  "receiver", "cpr", "error")
+    for row in rows:
+        table.add_row(str(row["id"]), row["received_at"], row["channel"], row["status"],
+                      row["type"], row["control_id"], row["sender"], row["receiver"],
+                      row["cpr"], (row["error"] or "")[:60])
+    console.print(table)
+    console.print(f"{len(rows)} message(s)", style="dim")
+
+
+@app.command()
+def show(
+    message_id: Annotated[int, typer.Argument(help="message id")],
+    config: ConfigOption = "engine.toml",  # type: ignore[assignment]
+    reveal: Annotated[bool, typer.Option(help="show the CPR number unmasked")] = False,
+    format: FormatOption = "table",
+) -> None:
+    """Metadata, content stages, deliveries with every attempt, and the audit trail."""
+    check_format(format)
+    engine_config, _ = load(config)
+    with open_database(engine_config.store_url).connect() as conn:
+        detail = message_detail(conn, message_id)
+    if detail is None:
+        fail(f"no message with id {message_id}", code=1)
+        return
+    _readable(detail, reveal)
+    if format == "json":
+        print_json(detail)
+        return
+    _print_detail(detail)
+
+
+def _readable(detail: dict[str, Any], reveal: bool) -> None:
+    charset = detail["charset"] or "utf-8"
+    for key in ("received_at", "updated_at"):
+        detail[key] = iso(detail[key])
+    if not reveal:
+        detail["cpr"] = mask_cpr(detail["cpr"])
+    for content in detail["contents"]:
+        content["created_at"] = iso(content["created_at"])
+        content["data"] = content["data"].decode(charset, "replace")
+    for delivery in detail["deliveries"]:
+        for key in ("created_at", "updated_at", "next_attempt_at", "lease_until"):
+            delivery[key] = iso(delivery[key])
+        for attempt in delivery["attempt_log"]:
+            attempt["started_at"] = iso(attempt["started_at"])
+    for event in detail["audit"]:
+        event["at"] = iso(event["at"])
+
+
+def _print_detail(detail: dict[str, Any]) -> None:
+    meta = Table(show_header=False, title=f"message {detail['id']}")
+    for key in ("channel", "status", "format", "type", "control_id", "sender", "receiver",
+                "cpr", "version", "charset", "origin", "size", "received_at", "error"):
+        meta.add_row(key, str(detail[key] if detail[key] is not None else ""))
+    console.print(meta)
+    for content in detail["contents"]:
+        where = f" (delivery {content['delivery_id']})" if content["delivery_id"] else ""
+        console.rule(f"{content['stage']}{where}")
+        console.print(content["data"].replace("\r", "\n").rstrip(), markup=False,
+                      highlight=False)
+    deliveries = Table("delivery", "destination", "status", "attempts", "last error",
+                       title="deliveries")
+    for d in detail["deliveries"]:
+        deliveries.add_row(str(d["id"]), d["destination"], d["status"], str(d["attempts"]),
+                           d["last_error"] or "")
+        for a in d["attempt_log"]:
+            deliveries.add_row("", f"  attempt {a['number']}", a["outcome"],
+                               f"{a['duration_ms']:.1f} ms", a["detail"])
+    console.print(deliveries)
+    audit = Table("at", "actor", "action", "delivery", "detail", title="audit trail")
+    for e in detail["audit"]:
+        audit.add_row(e["at"], e["actor"], e["action"], str(e["delivery_id"] or ""), e["detail"])
+    console.print(audit)

@@ -1,0 +1,42 @@
+"""`kanal run`: start the engine and keep it running until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+
+from engine.commands.common import ConfigOption, fail, load
+from engine.config import ConfigError
+from engine.logs import configure
+from engine.runtime import Engine
+
+
+def run(
+    config: ConfigOption = "engine.toml",  # type: ignore[assignment]
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
+    log_json: Annotated[bool, typer.Option(help="JSON log lines")] = False,
+) -> None:
+    """Start listeners, routing, delivery workers and the API."""
+    configure(log_level, log_json)
+    engine_config, channels = load(config)
+    try:
+        engine = Engine(engine_config, channels)
+    except ConfigError as exc:
+        fail(str(exc))
+        return
+    asyncio.run(_serve(engine))
+
+
+async def _serve(engine: Engine) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await engine.start()
+    try:
+        await engine.run_until(stop)
+    finally:
+        await engine.stop()

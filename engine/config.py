@@ -1,0 +1,349 @@
+"""Engine and channel configuration: TOML files loaded into strict pydantic models.
+
+Unknown keys and wrong types fail early with the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.durations import parse_duration
+
+M = TypeVar("M", bound=BaseModel)
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A configuration file is missing, unreadable or invalid."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Duration = Annotated[float, Field(ge=0)]
+
+
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+class TLSConfig(Strict):
+    enabled: bool = True
+    cert: str = ""
+    key: str = ""
+    ca: str = ""
+    verify: bool = True
+
+
+class RetryPolicy(Strict):
+    max_attempts: int = Field(default=10, ge=1)
+    backoff: Literal["fixed", "exponential"] = "exponential"
+    initial: Duration = 1.0
+    max: Duration = 300.0
+    jitter: float = Field(default=0.1, ge=0, le=1)
+    max_age: Duration = 0.0  # 0 = no age limit
+
+    _durations = field_validator("initial", "max", "max_age", mode="before")(_duration)
+
+
+# --- sources -------------------------------------------------------------------------
+
+
+class MllpSource(Strict):
+    type: Literal["mllp"]
+    host: str = "127.0.0.1"
+    port: int = Field(ge=0, le=65535)
+    timeout: Duration = 60.0  # idle connection timeout
+    max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    tls: TLSConfig | None = None
+
+    _durations = field_validator("timeout", mode="before")(_duration)
+
+
+class HttpSource(Strict):
+    type: Literal["http"]
+    path: str = ""  # informational: always served at /api/v1/channels/{name}/messages
+    max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+
+class DirectorySource(Strict):
+    type: Literal["directory"]
+    path: str
+    pattern: str = "*"
+    poll: Duration = 1.0
+
+    _durations = field_validator("poll", mode="before")(_duration)
+
+
+Source = Annotated[MllpSource | HttpSource | DirectorySource, Field(discriminator="type")]
+
+
+# --- destinations --------------------------------------------------------------------
+
+
+class DestinationBase(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    mapping: str = ""
+    when: str = ""  # per-destination filter expression over `msg`
+    retry: RetryPolicy = RetryPolicy()
+    batch: int = Field(default=100, ge=1, le=10_000)  # deliveries claimed at a time
+
+
+class MllpDestination(DestinationBase):
+    type: Literal["mllp"]
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    timeout: Duration = 30.0
+    on_ae: Literal["fatal", "transient"] = "fatal"
+    on_ar: Literal["fatal", "transient"] = "transient"
+    tls: TLSConfig | None = None
+
+    _durations = field_validator("timeout", mode="before")(_duration)
+
+
+class HttpDestination(DestinationBase):
+    type: Literal["http"]
+    url: str
+    method: Literal["POST", "PUT"] = "POST"
+    headers: dict[str, str] = {}
+    timeout: Duration = 30.0
+    tls: TLSConfig | None = None
+
+    _durations = field_validator("timeout", mode="before")(_duration)
+
+
+class DirectoryDestination(DestinationBase):
+    type: Literal["directory"]
+    path: str
+    filename: str = "{{ msg.id }}.{{ msg.format }}"
+
+
+Destination = Annotated[
+    MllpDestination | HttpDestination | DirectoryDestination, Field(discriminator="type")
+]
+
+
+class ChannelInfo(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    enabled: bool = True
+
+
+class ChannelFilter(Strict):
+    when: str = ""
+
+
+class ChannelConfig(Strict):
+    channel: ChannelInfo
+    source: Source
+    filter: ChannelFilter = ChannelFilter()
+    destination: list[Destination] = Field(min_length=1)
+
+    @property
+    def name(self) -> str:
+        return self.channel.name
+
+    @field_validator("destination")
+    @classmethod
+    def _unique_destinations(cls, value: list[Any]) -> list[Any]:
+        names = [d.name for d in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"destination names must be unique; repeated: {duplicates}")
+        return value
+
+
+# --- engine --------------------------------------------------------------------------
+
+
+class EngineSection(Strict):
+    channels_dir: str = "channels"
+    mappings_dir: str = "mappings"
+    data_dir: str = "var"
+
+
+class StoreSection(Strict):
+    url: str = "sqlite:///var/kanal.db"
+    commit_batch: int = Field(default=500, ge=1)  # messages per group commit at most
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+
+class QueueSection(Strict):
+    backend: Literal["sql"] = "sql"
+    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    lease: Duration = 60.0  # a claimed delivery returns to the queue if not finished in time
+    poll: Duration = 0.5
+
+    _durations = field_validator("lease", "poll", mode="before")(_duration)
+
+
+class ApiSection(Strict):
+    listen: str = "127.0.0.1:8080"
+    enabled: bool = True
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+class MedcomStandards(Strict):
+    schema_dir: str = ""
+
+
+class StandardsSection(Strict):
+    medcom: MedcomStandards = MedcomStandards()
+
+
+class EngineConfig(Strict):
+    engine: EngineSection = EngineSection()
+    store: StoreSection = StoreSection()
+    queue: QueueSection = QueueSection()
+    api: ApiSection = ApiSection()
+    standards: StandardsSection = StandardsSection()
+    base_dir: Path = Path(".")  # folder of engine.toml; relative paths resolve here
+
+    def path(self, value: str) -> Path:
+        candidate = Path(value)
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    @property
+    def channels_dir(self) -> Path:
+        return self.path(self.engine.channels_dir)
+
+    @property
+    def mappings_dir(self) -> Path:
+        return self.path(self.engine.mappings_dir)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path(self.engine.data_dir)
+
+    @property
+    def store_url(self) -> str:
+        """The store URL with a relative SQLite path resolved against base_dir."""
+        prefix = "sqlite:///"
+        url = self.store.url
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(url[len(prefix) :]).resolve())
+        return url
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def substitute_env(value: Any, where: str) -> Any:
+    """Replace ${NAME} and ${NAME:-default} in every string of a parsed TOML tree."""
+    if isinstance(value, dict):
+        return {k: substitute_env(v, f"{where}.{k}" if where else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: environment variable ${{{name}}} is not set")
+
+        return _ENV.sub(replace, value)
+    return value
+
+
+def _key(location: tuple[Any, ...]) -> str:
+    """destination[0].retry.initial: indexes in brackets, union tags left out."""
+    key = ""
+    for part in location:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        elif part not in _CONNECTOR_TAGS:
+            key += f".{part}" if key else str(part)
+    return key or "(top level)"
+
+
+_CONNECTOR_TAGS = {"mllp", "http", "directory", "fhir", "soap", "amqp"}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def describe_errors(path: Path, error: ValidationError) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for item in error.errors():
+        key = _key(item["loc"])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "union_tag_invalid":
+            context = item.get("ctx", {})
+            key += ".type"
+            message = f"{context.get('tag')!r} is not one of {context.get('expected_tags')}"
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def _validate(model: type[M], path: Path, data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(substitute_env(data, ""))
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(path, exc)) from None
+
+
+def load_engine_config(path: Path | str = "engine.toml") -> EngineConfig:
+    """Load engine.toml; a missing file means all defaults relative to its folder."""
+    path = Path(path)
+    data = _read_toml(path) if path.exists() else {}
+    if "base_dir" in data:
+        raise ConfigError(f"{path}: base_dir: unknown key")
+    data["base_dir"] = path.resolve().parent
+    return _validate(EngineConfig, path, data)
+
+
+def load_channel(path: Path) -> ChannelConfig:
+    channel = _validate(ChannelConfig, path, _read_toml(path))
+    if channel.name != path.stem:
+        raise ConfigError(
+            f"{path}: channel.name: {channel.name!r} must match the file name {path.stem!r}"
+        )
+    return channel
+
+
+def load_channels(directory: Path) -> list[ChannelConfig]:
+    """Every channels/*.toml, sorted by name; errors from all files are reported together."""
+    channels, errors = [], []
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            channels.append(load_channel(path))
+        except ConfigError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ConfigError("\n".join(errors))
+    ports: dict[int, str] = {}
+    for channel in channels:
+        port = getattr(channel.source, "port", None)
+        if port:
+            if port in ports:
+                errors.append(f"channels {ports[port]!r} and {channel.name!r} both listen on {port}")
+            ports[port] = channel.name
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return channels

@@ -1,0 +1,1 @@
+"""Mappings: turn a received message into what a destination needs."""

@@ -1,0 +1,1 @@
+"""The message path: receive → commit → route → queue → deliver."""

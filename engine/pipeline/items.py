@@ -1,0 +1,85 @@
+"""What travels between the pipeline's stages, in memory and into the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from engine.formats.metadata import Metadata
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One message as a source hands it over, before it is committed."""
+
+    channel: str
+    raw: bytes
+    meta: Metadata
+    origin: str
+    received_at: float
+    error: str | None = None  # set when the message could not be parsed: stored as ERROR
+    parsed: Any = None  # the format's parsed object, reused by routing (never re-parsed)
+
+
+@dataclass(slots=True)
+class Committed:
+    """A message that is durable; routing works on these."""
+
+    id: int
+    incoming: Incoming
+
+
+@dataclass(slots=True)
+class PlannedDelivery:
+    destination: str
+    transformed: bytes | None  # None: the raw content goes out unchanged
+
+
+@dataclass(slots=True)
+class Route:
+    """The router's verdict for one message."""
+
+    message_id: int
+    channel: str
+    status: str  # ROUTED | FILTERED | ERROR
+    detail: str = ""
+    deliveries: list[PlannedDelivery] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ClaimRequest:
+    channel: str
+    destination: str
+    limit: int
+    lease: float
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A delivery taken from the queue by a worker, with what it needs to send it."""
+
+    delivery_id: int
+    message_id: int
+    attempts: int
+    created_at: float
+    payload: bytes
+    message: dict[str, Any]  # the message's stored metadata, for file names and headers
+
+
+Verdict = Literal["ok", "transient", "fatal", "unreachable"]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The result of one delivery attempt, to be recorded."""
+
+    delivery_id: int
+    message_id: int
+    verdict: Verdict
+    status: str  # the delivery's new status
+    attempts: int  # counted attempts after this one
+    started_at: float
+    duration_ms: float
+    detail: str = ""
+    response: bytes | None = None
+    next_attempt_at: float = 0.0

@@ -1,0 +1,83 @@
+"""Routing: channel filter, then per destination its filter and mapping.
+
+Pure computation over committed messages; the writer stores the verdicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.config import ChannelConfig
+from engine.mapping.template import MappingError, TemplateMapping, load_mapping
+from engine.pipeline.expressions import Predicate, compile_filter
+from engine.pipeline.items import Committed, PlannedDelivery, Route
+from engine.pipeline.view import MessageView
+from engine.store.schema import MessageStatus
+
+
+@dataclass(frozen=True)
+class DestinationPlan:
+    name: str
+    when: Predicate
+    mapping: TemplateMapping | None
+
+
+@dataclass(frozen=True)
+class ChannelPlan:
+    name: str
+    when: Predicate
+    destinations: tuple[DestinationPlan, ...]
+
+
+def compile_channel(channel: ChannelConfig, mappings_dir: Path) -> ChannelPlan:
+    """Compile filters and load mappings once; config errors surface here, not per message."""
+    where = f"channel {channel.name!r}"
+    return ChannelPlan(
+        name=channel.name,
+        when=compile_filter(channel.filter.when, f"{where} filter.when"),
+        destinations=tuple(
+            DestinationPlan(
+                name=d.name,
+                when=compile_filter(d.when, f"{where} destination {d.name!r} when"),
+                mapping=load_mapping(mappings_dir, d.mapping) if d.mapping else None,
+            )
+            for d in channel.destination
+        ),
+    )
+
+
+class Router:
+    def __init__(self, plans: dict[str, ChannelPlan]):
+        self._plans = plans
+
+    def route(self, message: Committed) -> Route:
+        incoming = message.incoming
+        route = Route(message_id=message.id, channel=incoming.channel, status="")
+        plan = self._plans.get(incoming.channel)
+        if plan is None:
+            return _error(route, f"channel {incoming.channel!r} is not configured")
+        msg = MessageView(incoming, message.id)
+        try:
+            if not plan.when(msg):
+                route.status, route.detail = MessageStatus.FILTERED, "channel filter"
+                return route
+            for destination in plan.destinations:
+                if not destination.when(msg):
+                    continue
+                transformed = destination.mapping.apply(msg) if destination.mapping else None
+                route.deliveries.append(PlannedDelivery(destination.name, transformed))
+        except MappingError as exc:
+            return _error(route, str(exc))
+        except Exception as exc:  # a filter that raises must not stop the router
+            return _error(route, f"filter failed: {type(exc).__name__}: {exc}")
+        if route.deliveries:
+            route.status = MessageStatus.ROUTED
+        else:
+            route.status, route.detail = MessageStatus.FILTERED, "no destination filter matched"
+        return route
+
+
+def _error(route: Route, reason: str) -> Route:
+    route.status, route.detail, route.deliveries = MessageStatus.ERROR, reason, []
+    return route

@@ -1,0 +1,150 @@
+"""The running engine: store, writer, routing, workers, sources and API on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+
+from engine.config import ChannelConfig, DirectorySource, EngineConfig, MllpSource
+from engine.destinations import open_destination
+from engine.pipeline.receive import Receiver
+from engine.pipeline.router import Router, compile_channel
+from engine.pipeline.routing import RoutingStage
+from engine.pipeline.worker import DestinationWorker
+from engine.sources.directory import DirectoryPoller
+from engine.sources.mllp import MllpListener
+from engine.store import batches
+from engine.store.database import migrate, open_database
+from engine.store.schema import DeliveryStatus, deliveries
+from engine.store.writer import Writer
+
+log = structlog.get_logger("kanal.engine")
+
+
+class Engine:
+    def __init__(self, config: EngineConfig, channels: list[ChannelConfig]):
+        self.config = config
+        self.channels = {c.name: c for c in channels if c.channel.enabled}
+        self.database = open_database(config.store_url,
+                                      synchronous=config.store.sqlite_synchronous)
+        self.writer = Writer(
+            self.database,
+            {
+                "ingest": batches.insert_messages,
+                "route": batches.apply_routes,
+                "outcome": batches.record_outcomes,
+                "release": batches.release_deliveries,
+                "claim": batches.claim_deliveries,
+            },
+            max_batch=config.store.commit_batch,
+        )
+        plans = {name: compile_channel(c, config.mappings_dir) for name, c in self.channels.items()}
+        self.workers: dict[tuple[str, str], DestinationWorker] = {}
+        self.routing = RoutingStage(Router(plans), self.writer, self._notify)
+        self.receiver = Receiver(self.writer, self.routing.queue)
+        self.listeners: dict[str, MllpListener] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._api_server: Any = None
+
+    def _notify(self, channel: str, destination: str) -> None:
+        worker = self.workers.get((channel, destination))
+        if worker is not None:
+            worker.notify()
+
+    async def start(self) -> None:
+        await asyncio.to_thread(migrate, self.database)
+        if self.database.dialect.name == "sqlite":
+            # SQLite means one engine process: claims left by a killed run are ours to retake.
+            await asyncio.to_thread(self._release_stale_claims)
+        self._spawn(self.writer.run(), "writer")
+        resumed = await self.routing.resume(self.database)
+        self._spawn(self.routing.run(), "routing")
+        self._start_workers()
+        await self._start_sources()
+        if self.config.api.enabled:
+            await self._start_api()
+        log.info("engine.started", channels=len(self.channels), resumed=resumed)
+
+    def _release_stale_claims(self) -> None:
+        with self.database.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.status == DeliveryStatus.SENDING)
+                .values(status=DeliveryStatus.QUEUED, lease_until=None)
+            )
+
+    def _start_workers(self) -> None:
+        for channel in self.channels.values():
+            for destination in channel.destination:
+                worker = DestinationWorker(
+                    channel.name, destination.name, open_destination(destination),
+                    destination.retry, self.writer, self.config.queue, destination.batch,
+                )
+                self.workers[(channel.name, destination.name)] = worker
+                self._spawn(worker.run(), f"worker {channel.name}/{destination.name}")
+
+    async def _start_sources(self) -> None:
+        for channel in self.channels.values():
+            source = channel.source
+            if isinstance(source, MllpSource):
+                listener = MllpListener(channel.name, source, self.receiver)
+                await listener.start()
+                self.listeners[channel.name] = listener
+            elif isinstance(source, DirectorySource):
+                poller = DirectoryPoller(channel.name, source, self.receiver)
+                self._spawn(poller.run(), f"directory {channel.name}")
+
+    async def _start_api(self) -> None:
+        import uvicorn
+
+        from engine.api.app import create_app
+
+        app = create_app(self)
+        config = uvicorn.Config(app, host=self.config.api.host, port=self.config.api.port,
+                                log_level="warning", lifespan="off")
+        self._api_server = uvicorn.Server(config)
+        self._api_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._spawn(self._api_server.serve(), "api")
+        while not self._api_server.started:
+            await asyncio.sleep(0.01)
+
+    @property
+    def api_port(self) -> int:
+        servers = self._api_server.servers if self._api_server else []
+        return int(servers[0].sockets[0].getsockname()[1]) if servers else 0
+
+    def _spawn(self, coroutine: Any, name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        task.add_done_callback(_report_crash)
+        self._tasks.append(task)
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set; a crashed core task ends the run with its error."""
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        for task in done:
+            if task is not waiter and not task.cancelled() and task.exception():
+                raise RuntimeError(f"engine task {task.get_name()!r} failed") from task.exception()
+
+    async def stop(self) -> None:
+        for listener in self.listeners.values():
+            await listener.stop()
+        if self._api_server is not None:
+            self._api_server.should_exit = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.writer.close()
+        self.database.dispose()
+
+
+def _report_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("engine.task_crashed", task=task.get_name(), error=repr(task.exception()))

@@ -1,0 +1,1 @@
+"""Partner simulators: real servers standing in for the systems Kanal talks to."""

@@ -1,0 +1,92 @@
+"""EPJ (hospital EHR) simulator: an MLLP server that answers HL7 ACKs.
+
+Fault injection for tests and the demo: answer AR to the first N messages, AE to
+messages containing a marker, delay every answer, or be down (not listening).
+It counts what it received by MSH-10 so duplicates are visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from hl7.mllp import start_hl7_server
+
+from engine.formats.hl7v2 import HL7Error, parse
+from engine.receipts.hl7_ack import build_ack
+
+
+@dataclass
+class Faults:
+    fail_first: int = 0  # answer AR (transient) to this many messages first
+    reject_marker: str = ""  # answer AE (fatal) to messages containing this text
+    delay: float = 0.0  # seconds before each answer
+
+
+@dataclass
+class EpjSimulator:
+    host: str = "127.0.0.1"
+    port: int = 0
+    faults: Faults = field(default_factory=Faults)
+    received: Counter[str] = field(default_factory=Counter)  # MSH-10 → times accepted
+    messages: list[bytes] = field(default_factory=list)
+    _server: Any = None
+    _failed: int = 0
+    _connections: set[Any] = field(default_factory=set)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> EpjSimulator:
+        self._server = await start_hl7_server(self._serve, self.host, self.port,
+                                              reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        """Go down: stop listening and drop open connections."""
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._connections):
+                writer.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    @property
+    def duplicates(self) -> int:
+        return sum(count - 1 for count in self.received.values() if count > 1)
+
+    async def wait_for(self, count: int, timeout: float = 30.0) -> None:
+        """Until `count` distinct messages have been accepted."""
+        async with asyncio.timeout(timeout):
+            while len(self.received) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def _serve(self, reader: Any, writer: Any) -> None:
+        self._connections.add(writer)
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                frame = bytes(await reader.readblock())
+                if self.faults.delay:
+                    await asyncio.sleep(self.faults.delay)
+                writer.writeblock(self._answer(frame))
+                await writer.drain()
+        self._connections.discard(writer)
+        writer.close()
+
+    def _answer(self, frame: bytes) -> bytes:
+        try:
+            message = parse(frame)
+        except HL7Error as exc:
+            return build_ack(frame, "AE", exc.reason, exc.code)
+        if self._failed < self.faults.fail_first:
+            self._failed += 1
+            return build_ack(message, "AR", "EPJ temporarily unavailable", "207")
+        if self.faults.reject_marker and self.faults.reject_marker in message.text:
+            return build_ack(message, "AE", "EPJ rejected the message", "207")
+        self.received[message.get("MSH-10")] += 1
+        self.messages.append(frame)
+        self._arrived.set()
+        return build_ack(message, "AA")

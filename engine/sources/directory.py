@@ -1,0 +1,69 @@
+"""Directory source: poll a folder; each file is one input, moved to done/ or error/."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import structlog
+
+from engine.config import DirectorySource
+from engine.pipeline.receive import Receiver
+from engine.store.writer import StoreUnavailable
+
+log = structlog.get_logger("kanal.directory")
+
+# A file younger than this may still be being written by a sender that does not rename.
+SETTLE_SECONDS = 0.2
+
+
+class DirectoryPoller:
+    def __init__(self, channel: str, config: DirectorySource, receiver: Receiver):
+        self.channel = channel
+        self._folder = Path(config.path)
+        self._pattern = config.pattern
+        self._poll = config.poll
+        self._receiver = receiver
+
+    async def run(self) -> None:
+        for sub in ("done", "error"):
+            (self._folder / sub).mkdir(parents=True, exist_ok=True)
+        while True:
+            await self.poll_once()
+            await asyncio.sleep(self._poll)
+
+    async def poll_once(self) -> int:
+        """Take every settled file once; returns how many were taken."""
+        taken = 0
+        for path in sorted(await asyncio.to_thread(self._ready_files)):
+            with contextlib.suppress(StoreUnavailable):  # left in place: next poll retries
+                await self._take(path)
+                taken += 1
+        return taken
+
+    def _ready_files(self) -> list[Path]:
+        cutoff = time.time() - SETTLE_SECONDS
+        return [
+            path
+            for path in self._folder.glob(self._pattern)
+            if path.is_file() and not path.name.startswith(".")
+            and not path.name.endswith((".tmp", ".part")) and path.stat().st_mtime <= cutoff
+        ]
+
+    async def _take(self, path: Path) -> None:
+        raw = await asyncio.to_thread(path.read_bytes)
+        receipts = await self._receiver.receive(self.channel, raw, f"file:{path.name}")
+        failed = any(not r.accepted for r in receipts)
+        target = self._folder / ("error" if failed else "done") / path.name
+        if target.exists():  # same name taken before: keep both
+            target = target.with_name(f"{path.name}.{int(time.time() * 1000)}")
+        await asyncio.to_thread(os.replace, path, target)
+        if failed:
+            reasons = "; ".join(r.parsed.error or "" for r in receipts if not r.accepted)
+            await asyncio.to_thread(
+                target.with_name(target.name + ".error.txt").write_text, reasons + "\n", "utf-8"
+            )
+            log.warning("directory.file_rejected", channel=self.channel, file=path.name)

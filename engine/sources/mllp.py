@@ -1,0 +1,92 @@
+"""MLLP source: persistent connections, one ACK per frame, sent only after the commit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from hl7.mllp import InvalidBlockError, start_hl7_server
+
+from engine.config import MllpSource
+from engine.pipeline.receive import Receiver
+from engine.receipts.hl7_answer import STORE_UNAVAILABLE, answer, refuse
+from engine.sources.tls import server_tls
+from engine.store.writer import StoreUnavailable
+
+log = structlog.get_logger("kanal.mllp")
+
+
+class MllpListener:
+    def __init__(self, channel: str, config: MllpSource, receiver: Receiver):
+        self.channel = channel
+        self._config = config
+        self._receiver = receiver
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        self._server = await start_hl7_server(
+            self._serve,
+            self._config.host,
+            self._config.port,
+            limit=self._config.max_message_bytes,
+            ssl=server_tls(self._config.tls, f"channel {self.channel!r} source"),
+            reuse_address=True,
+        )
+        log.info("mllp.listening", channel=self.channel, port=self.port)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: Any, writer: Any) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        origin = f"mllp:{peer[0]}:{peer[1]}"
+        try:
+            keep_open = True
+            while keep_open:
+                reply, keep_open = await self._next_reply(reader, origin)
+                if reply:
+                    writer.writeblock(reply)
+                    await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _next_reply(self, reader: Any, origin: str) -> tuple[bytes, bool]:
+        """The reply to the next frame, and whether the connection stays open."""
+        try:
+            frame = bytes(await asyncio.wait_for(reader.readblock(), self._config.timeout))
+        except (asyncio.IncompleteReadError, TimeoutError):
+            return b"", False  # peer closed, or idle too long
+        except InvalidBlockError:
+            log.warning("mllp.invalid_frame", channel=self.channel, origin=origin)
+            return b"", False  # not MLLP at all: nothing sensible to answer
+        except (ValueError, asyncio.LimitOverrunError):
+            # The stream is out of step after an overrun: refuse, then hang up.
+            limit = self._config.max_message_bytes
+            log.warning("mllp.frame_too_large", channel=self.channel, origin=origin, limit=limit)
+            return refuse(b"", f"message larger than {limit} bytes, not accepted", "100"), False
+        try:
+            receipts = await self._receiver.receive(self.channel, frame, origin)
+        except StoreUnavailable:
+            return refuse(frame, STORE_UNAVAILABLE), True
+        return answer(receipts), True

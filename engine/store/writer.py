@@ -1,0 +1,92 @@
+"""Group commit: one writer thread turns everything pending into one transaction.
+
+Sources, the router and the workers submit operations and await their futures; the
+writer drains what has queued up while the previous commit was on disk, groups it by
+kind, and commits once. Under load this batches naturally; when idle a single message
+is committed at once, so latency stays low.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine
+
+log = structlog.get_logger("kanal.store")
+
+Handler = Callable[[Connection, list[Any]], list[Any]]
+Pending = tuple[str, Any, "asyncio.Future[Any]"]
+
+
+class StoreUnavailable(Exception):
+    """The store could not commit; nothing in the failed batch may be acknowledged."""
+
+
+class Writer:
+    def __init__(self, engine: Engine, handlers: dict[str, Handler], max_batch: int = 500):
+        self._engine = engine
+        self._handlers = handlers  # applied in this order within a transaction
+        self._max_batch = max_batch
+        self._pending: asyncio.Queue[Pending] = asyncio.Queue()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kanal-writer")
+
+    async def submit(self, kind: str, payload: Any) -> Any:
+        """Queue one operation; returns its result once it is committed."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.put_nowait((kind, payload, future))
+        return await future
+
+    async def submit_many(self, kind: str, payloads: list[Any]) -> list[Any]:
+        """Queue several operations of one kind; results in order, once all are committed."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in payloads]
+        for payload, future in zip(payloads, futures, strict=True):
+            self._pending.put_nowait((kind, payload, future))
+        return list(await asyncio.gather(*futures))
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._pending.get()]
+            while len(batch) < self._max_batch and not self._pending.empty():
+                batch.append(self._pending.get_nowait())
+            settled = await loop.run_in_executor(self._thread, self._commit_or_split, batch)
+            for (_, _, future), result in zip(batch, settled, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, StoreUnavailable):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+    def _commit_or_split(self, batch: list[Pending]) -> list[Any]:
+        """Results in batch order; a StoreUnavailable in place of each failed operation."""
+        try:
+            return self._commit(batch)
+        except Exception:
+            if len(batch) == 1:
+                log.exception("store.commit_failed", kind=batch[0][0])
+                return [StoreUnavailable("the store could not commit")]
+            # One bad operation must not fail its neighbours: retry them one by one.
+            return [self._commit_or_split([item])[0] for item in batch]
+
+    def _commit(self, batch: list[Pending]) -> list[Any]:
+        by_kind: dict[str, list[int]] = {}
+        for index, (kind, _, _) in enumerate(batch):
+            by_kind.setdefault(kind, []).append(index)
+        results: list[Any] = [None] * len(batch)
+        with self._engine.begin() as conn:
+            for kind, handler in self._handlers.items():
+                indexes = by_kind.get(kind)
+                if indexes:
+                    out = handler(conn, [batch[i][1] for i in indexes])
+                    for i, value in zip(indexes, out, strict=True):
+                        results[i] = value
+        return results

@@ -1,0 +1,97 @@
+"""The CLI a person uses: channels, inspect, send, messages search and show."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from conftest import FIXTURES, eventually, message_rows, write_config
+from engine.cli import app
+from engine.simulators.mllp_client import send_all
+
+runner = CliRunner(env={"COLUMNS": "200"})
+ADMIT = FIXTURES / "hl7v2" / "adt_a01_admit.hl7"
+LAB = FIXTURES / "hl7v2" / "oru_r01_lab.hl7"
+
+CHANNELS = {"adt": """
+    [channel]
+    name = "adt"
+    description = "admissions"
+    [source]
+    type = "mllp"
+    port = 0
+    [[destination]]
+    name = "archive"
+    type = "directory"
+    path = "out"
+"""}
+
+
+def kanal(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_channels_list_and_validate(tmp_path):
+    config = str(write_config(tmp_path, CHANNELS))
+    listed = kanal("channels", "list", "--config", config, "--format", "json")
+    assert json.loads(listed.stdout)[0]["destinations"] == ["archive (directory)"]
+    assert kanal("channels", "validate", "--config", config).exit_code == 0
+
+
+def test_validate_reports_a_missing_mapping(tmp_path):
+    config = str(write_config(tmp_path, {"adt": CHANNELS["adt"].replace(
+        'path = "out"', 'path = "out"\n    mapping = "does-not-exist"')}))
+    result = runner.invoke(app, ["channels", "validate", "--config", config])
+    assert result.exit_code == 2
+    assert "mapping 'does-not-exist'" in result.stderr
+
+
+def test_inspect_prints_metadata_and_refuses_garbage(tmp_path):
+    result = kanal("inspect", str(ADMIT))
+    info = json.loads(result.stdout)
+    assert info["valid"] is True
+    assert info["metadata"]["type"] == "ADT^A01"
+    assert info["metadata"]["cpr"] and len(info["metadata"]["cpr"]) == 10
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_text("hello")
+    refused = runner.invoke(app, ["inspect", str(garbage)])
+    assert refused.exit_code == 1
+    assert json.loads(refused.stdout)["valid"] is False
+
+
+async def test_search_and_show(start_engine, tmp_path):
+    engine = await start_engine(CHANNELS)
+    await send_all("127.0.0.1", engine.listeners["adt"].port,
+                   [ADMIT.read_bytes(), LAB.read_bytes()])
+    await eventually(lambda: all(r.status == "ROUTED" for r in message_rows(engine))
+                     and len(message_rows(engine)) == 2)
+    config = str(tmp_path / "engine.toml")
+    cpr = message_rows(engine)[0].cpr
+
+    found = json.loads(kanal("messages", "search", "--config", config, "--type", "ADT^A01",
+                             "--format", "json").stdout)
+    assert [m["type"] for m in found] == ["ADT^A01"]
+    assert found[0]["cpr"] == f"{cpr[:6]}-****"  # masked unless revealed
+    by_cpr = json.loads(kanal("messages", "search", "--config", config, "--cpr",
+                              f"{cpr[:6]}-{cpr[6:]}", "--reveal", "--format", "json").stdout)
+    assert {m["cpr"] for m in by_cpr} == {cpr}
+    assert json.loads(kanal("messages", "search", "--config", config, "--since", "1h",
+                            "--status", "routed", "--format", "json").stdout)
+    assert json.loads(kanal("messages", "search", "--config", config, "--until", "1h",
+                            "--format", "json").stdout) == []
+
+    table = kanal("messages", "search", "--config", config)
+    assert "ADT^A01" in table.stdout and "2 message(s)" in table.stdout
+
+    message_id = str(found[0]["id"])
+    await eventually(lambda: "SENT" in kanal("messages", "show", message_id, "--config",
+                                             config).stdout)
+    shown = json.loads(kanal("messages", "show", message_id, "--config", config,
+                             "--format", "json").stdout)
+    assert [c["stage"] for c in shown["contents"]] == ["raw"]
+    assert shown["contents"][0]["data"].startswith("MSH|")
+    assert shown["deliveries"][0]["attempt_log"][0]["outcome"] == "ok"
+    assert [e["action"] for e in shown["audit"]] == ["RECEIVED", "ROUTED", "SENT"]
+    missing = runner.invoke(app, ["messages", "show", "999", "--config", config])
+    assert missing.exit_code == 1 and "no message with id 999" in missing.stderr

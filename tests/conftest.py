@@ -1,0 +1,105 @@
+"""Shared test set-up: engines on real sockets in a temporary folder, partner simulators."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sqlalchemy import func, select
+
+from engine.config import load_channels, load_engine_config
+from engine.runtime import Engine
+from engine.simulators.epj import EpjSimulator
+from engine.store.schema import deliveries, messages
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FIXTURES = REPO / "fixtures"
+
+
+@pytest.fixture
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"shared material not found at {SHARED} (it belongs beside the repo)")
+    return SHARED
+
+
+def write_config(folder: Path, channels: dict[str, str], engine_toml: str = "") -> Path:
+    """An engine.toml (API on a free port) and channel files in `folder`."""
+    (folder / "channels").mkdir(parents=True, exist_ok=True)
+    for name, body in channels.items():
+        (folder / "channels" / f"{name}.toml").write_text(textwrap.dedent(body))
+    config = folder / "engine.toml"
+    config.write_text(
+        textwrap.dedent(engine_toml)
+        or '[api]\nlisten = "127.0.0.1:0"\n[queue]\npoll = "100ms"\n'
+    )
+    mappings = folder / "mappings"
+    if not mappings.exists():
+        mappings.symlink_to(REPO / "mappings")
+    return config
+
+
+@pytest.fixture
+async def epj() -> AsyncIterator[EpjSimulator]:
+    simulator = await EpjSimulator().start()
+    yield simulator
+    await simulator.stop()
+
+
+EngineFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def start_engine(tmp_path: Path) -> AsyncIterator[EngineFactory]:
+    """Start an engine from channel TOML snippets; stopped at the end of the test."""
+    engines: list[Engine] = []
+
+    async def start(channels: dict[str, str], engine_toml: str = "") -> Engine:
+        config_path = write_config(tmp_path, channels, engine_toml)
+        config = load_engine_config(config_path)
+        engine = Engine(config, load_channels(config.channels_dir))
+        await engine.start()
+        engines.append(engine)
+        return engine
+
+    yield start
+    for engine in engines:
+        await engine.stop()
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait until check() is true; fail with a clear message otherwise."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.05)
+
+
+def hl7(control_id: str, cpr: str = "0101451234", msg_type: str = "ADT^A01",
+        extra: str = "") -> bytes:
+    """A small synthetic HL7 v2.5 message with its own control id."""
+    segments = [
+        f"MSH|^~\\&|EPJ|RHH|KANAL|KANAL|20250314093000||{msg_type}|{control_id}|P|2.5",
+        "EVN|A01|20250314093000",
+        f"PID|1||{cpr}^^^CPR^NNDN||Jensen^Anna||19450101|F",
+        f"PV1|1|I|MED^M101^1{extra}",
+    ]
+    return ("\r".join(segments) + "\r").encode()
+
+
+def delivery_count(engine: Engine, status: str, destination: str | None = None) -> int:
+    query = select(func.count()).select_from(deliveries).where(deliveries.c.status == status)
+    if destination:
+        query = query.where(deliveries.c.destination == destination)
+    with engine.database.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def message_rows(engine: Engine) -> list[Any]:
+    with engine.database.connect() as conn:
+        return list(conn.execute(select(messages).order_by(messages.c.id)))
