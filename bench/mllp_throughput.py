@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import statistics
 import sys
@@ -117,7 +118,9 @@ async def baseline(total: int, connections: int) -> dict[str, float]:
         await server.wait()
 
 
-async def kanal(total: int, connections: int, folder: Path) -> dict[str, float]:
+async def kanal(
+    total: int, connections: int, folder: Path, profile: Path | None = None
+) -> dict[str, float]:
     sink = await EpjSimulator().start()
     port = free_port()
     (folder / "channels").mkdir()
@@ -138,8 +141,13 @@ async def kanal(total: int, connections: int, folder: Path) -> dict[str, float]:
         sys.executable, "-m", "engine", "run", "--config", str(folder / "engine.toml"),
         "--log-level", "warning", cwd=folder,
     )
+    profiler = None
     try:
         await wait_listening(port, engine)
+        if profile:  # py-spy samples every thread, the store's writer thread included
+            profiler = await asyncio.create_subprocess_exec(
+                "py-spy", "record", "--format", "raw", "--output", str(profile.resolve()),
+                "--pid", str(engine.pid))
         started = time.perf_counter()
         ingest = summary(*await load(port, total, connections, "K"))
         await sink.wait_for(total, timeout=600)
@@ -149,6 +157,9 @@ async def kanal(total: int, connections: int, folder: Path) -> dict[str, float]:
                 "delivered": len(sink.received), "duplicates": sink.duplicates,
                 "engine_peak_rss_mb": peak_rss_mb(engine.pid)}
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            await profiler.wait()
         engine.terminate()
         await engine.wait()
         await sink.stop()
@@ -158,10 +169,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--profile", type=Path, help="record the engine with py-spy (raw)")
     args = parser.parse_args()
     echo = await baseline(args.messages, args.connections)
     with tempfile.TemporaryDirectory(prefix="kanal-bench-") as folder:
-        engine = await kanal(args.messages, args.connections, Path(folder))
+        engine = await kanal(args.messages, args.connections, Path(folder), args.profile)
     result = {
         "benchmark": "mllp_throughput",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -13,7 +13,6 @@ from engine.config import ChannelConfig, DirectorySource, EngineConfig, MllpSour
 from engine.destinations import open_destination
 from engine.pipeline.receive import Receiver
 from engine.pipeline.router import Router, compile_channel
-from engine.pipeline.routing import RoutingStage
 from engine.pipeline.worker import DestinationWorker
 from engine.sources.directory import DirectoryPoller
 from engine.sources.mllp import MllpListener
@@ -34,8 +33,7 @@ class Engine:
         self.writer = Writer(
             self.database,
             {
-                "ingest": batches.insert_messages,
-                "route": batches.apply_routes,
+                "receive": batches.store_received,
                 "outcome": batches.record_outcomes,
                 "release": batches.release_deliveries,
                 "claim": batches.claim_deliveries,
@@ -44,8 +42,7 @@ class Engine:
         )
         plans = {name: compile_channel(c, config.mappings_dir) for name, c in self.channels.items()}
         self.workers: dict[tuple[str, str], DestinationWorker] = {}
-        self.routing = RoutingStage(Router(plans), self.writer, self._notify)
-        self.receiver = Receiver(self.writer, self.routing.queue)
+        self.receiver = Receiver(self.writer, Router(plans), self._notify)
         self.listeners: dict[str, MllpListener] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._api_server: Any = None
@@ -61,13 +58,11 @@ class Engine:
             # SQLite means one engine process: claims left by a killed run are ours to retake.
             await asyncio.to_thread(self._release_stale_claims)
         self._spawn(self.writer.run(), "writer")
-        resumed = await self.routing.resume(self.database)
-        self._spawn(self.routing.run(), "routing")
         self._start_workers()
         await self._start_sources()
         if self.config.api.enabled:
             await self._start_api()
-        log.info("engine.started", channels=len(self.channels), resumed=resumed)
+        log.info("engine.started", channels=len(self.channels))
 
     def _release_stale_claims(self) -> None:
         with self.database.begin() as conn:

@@ -49,7 +49,7 @@ def create_app(engine: Engine) -> FastAPI:
         items = [
             {"id": r.message_id, "status": "RECEIVED" if r.accepted else "ERROR",
              "type": r.parsed.meta.type, "control_id": r.parsed.meta.control_id,
-             **({"error": r.parsed.error} if r.parsed.error else {})}
+             **({"error": r.error} if r.error else {})}
             for r in receipts
         ]
         accepted = all(r.accepted for r in receipts)

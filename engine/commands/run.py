@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -27,6 +28,8 @@ def run(
     except ConfigError as exc:
         fail(str(exc))
         return
+    # The store writer is a thread: hand the GIL back quickly so ACKs are not held up.
+    sys.setswitchinterval(0.0005)
     asyncio.run(_serve(engine))
 
 

@@ -9,6 +9,21 @@ from engine.formats.metadata import Metadata
 
 
 @dataclass(slots=True)
+class PlannedDelivery:
+    destination: str
+    transformed: bytes | None  # None: the raw content goes out unchanged
+
+
+@dataclass(slots=True)
+class Route:
+    """The router's verdict for one message, committed together with the message."""
+
+    status: str  # ROUTED | FILTERED | ERROR
+    detail: str = ""
+    deliveries: list[PlannedDelivery] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Incoming:
     """One message as a source hands it over, before it is committed."""
 
@@ -19,31 +34,7 @@ class Incoming:
     received_at: float
     error: str | None = None  # set when the message could not be parsed: stored as ERROR
     parsed: Any = None  # the format's parsed object, reused by routing (never re-parsed)
-
-
-@dataclass(slots=True)
-class Committed:
-    """A message that is durable; routing works on these."""
-
-    id: int
-    incoming: Incoming
-
-
-@dataclass(slots=True)
-class PlannedDelivery:
-    destination: str
-    transformed: bytes | None  # None: the raw content goes out unchanged
-
-
-@dataclass(slots=True)
-class Route:
-    """The router's verdict for one message."""
-
-    message_id: int
-    channel: str
-    status: str  # ROUTED | FILTERED | ERROR
-    detail: str = ""
-    deliveries: list[PlannedDelivery] = field(default_factory=list)
+    route: Route | None = None  # set by the router before the commit
 
 
 @dataclass(slots=True)

@@ -1,17 +1,20 @@
 """The one way in: every source hands raw bytes here and gets receipts back.
 
-A receipt exists only after the message is committed, so a source can never
+Parse, route (filters and mappings, in memory), then commit the message together with
+its queued deliveries. A receipt exists only after that commit, so a source can never
 acknowledge what the store does not hold.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.formats.sniff import Parsed, parse_messages
-from engine.pipeline.items import Committed, Incoming
+from engine.pipeline.items import Incoming
+from engine.pipeline.router import Router
+from engine.store.batches import Stored
 from engine.store.writer import Writer
 
 
@@ -19,26 +22,36 @@ from engine.store.writer import Writer
 class Receipt:
     message_id: int
     parsed: Parsed
+    error: str | None  # why the message is ERROR (parse or mapping), None if accepted
 
     @property
     def accepted(self) -> bool:
-        return self.parsed.error is None
+        return self.error is None
 
 
 class Receiver:
-    def __init__(self, writer: Writer, routing: asyncio.Queue[Committed]):
+    def __init__(self, writer: Writer, router: Router, notify: Callable[[str, str], None]):
         self._writer = writer
-        self._routing = routing
+        self._router = router
+        self._notify = notify  # (channel, destination) has new work
 
     async def receive(self, channel: str, raw: bytes, origin: str) -> list[Receipt]:
-        """Parse, commit (raises StoreUnavailable if the store cannot), queue for routing."""
+        """Parse, route, commit (raises StoreUnavailable if the store cannot)."""
         now = time.time()
         parsed = parse_messages(raw)
-        incoming = [
-            Incoming(channel, p.raw, p.meta, origin, now, p.error, p.parsed) for p in parsed
-        ]
-        committed: list[Committed] = await self._writer.submit_many("ingest", incoming)
-        for message in committed:
-            if message.incoming.error is None:
-                self._routing.put_nowait(message)
-        return [Receipt(c.id, p) for c, p in zip(committed, parsed, strict=True)]
+        incoming = [self._routed(Incoming(channel, p.raw, p.meta, origin, now, p.error,
+                                          p.parsed)) for p in parsed]
+        stored: list[Stored] = await self._writer.submit_many("receive", incoming)
+        for item in incoming:
+            if item.route is not None:
+                for delivery in item.route.deliveries:
+                    self._notify(channel, delivery.destination)
+        return [Receipt(s.message_id, p, i.error)
+                for s, p, i in zip(stored, parsed, incoming, strict=True)]
+
+    def _routed(self, incoming: Incoming) -> Incoming:
+        if incoming.error is None:
+            incoming.route = self._router.route(incoming)
+            if incoming.route.status == "ERROR":
+                incoming.error = incoming.route.detail
+        return incoming

@@ -1,6 +1,7 @@
 """Routing: channel filter, then per destination its filter and mapping.
 
-Pure computation over committed messages; the writer stores the verdicts.
+Pure computation in memory, before the commit: a message and the deliveries it
+causes are stored in one transaction, so nothing is ever half-routed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from engine.config import ChannelConfig
 from engine.mapping.template import MappingError, TemplateMapping, load_mapping
 from engine.pipeline.expressions import Predicate, compile_filter
-from engine.pipeline.items import Committed, PlannedDelivery, Route
+from engine.pipeline.items import Incoming, PlannedDelivery, Route
 from engine.pipeline.view import MessageView
 from engine.store.schema import MessageStatus
 
@@ -51,33 +52,28 @@ class Router:
     def __init__(self, plans: dict[str, ChannelPlan]):
         self._plans = plans
 
-    def route(self, message: Committed) -> Route:
-        incoming = message.incoming
-        route = Route(message_id=message.id, channel=incoming.channel, status="")
+    def route(self, incoming: Incoming) -> Route:
         plan = self._plans.get(incoming.channel)
         if plan is None:
-            return _error(route, f"channel {incoming.channel!r} is not configured")
-        msg = MessageView(incoming, message.id)
+            return _error(f"channel {incoming.channel!r} is not configured")
+        msg = MessageView(incoming)
+        route = Route(status=MessageStatus.ROUTED)
         try:
             if not plan.when(msg):
-                route.status, route.detail = MessageStatus.FILTERED, "channel filter"
-                return route
+                return Route(MessageStatus.FILTERED, "channel filter")
             for destination in plan.destinations:
                 if not destination.when(msg):
                     continue
                 transformed = destination.mapping.apply(msg) if destination.mapping else None
                 route.deliveries.append(PlannedDelivery(destination.name, transformed))
         except MappingError as exc:
-            return _error(route, str(exc))
+            return _error(str(exc))
         except Exception as exc:  # a filter that raises must not stop the router
-            return _error(route, f"filter failed: {type(exc).__name__}: {exc}")
-        if route.deliveries:
-            route.status = MessageStatus.ROUTED
-        else:
-            route.status, route.detail = MessageStatus.FILTERED, "no destination filter matched"
+            return _error(f"filter failed: {type(exc).__name__}: {exc}")
+        if not route.deliveries:
+            return Route(MessageStatus.FILTERED, "no destination filter matched")
         return route
 
 
-def _error(route: Route, reason: str) -> Route:
-    route.status, route.detail, route.deliveries = MessageStatus.ERROR, reason, []
-    return route
+def _error(reason: str) -> Route:
+    return Route(MessageStatus.ERROR, reason)

@@ -83,8 +83,8 @@ def parse_ack(raw: bytes) -> tuple[str, str, str]:
 
 
 def _err_text(msg: HL7Message) -> str:
-    # v2.5+ puts the text in ERR-3.2 (or the user message ERR-8); older ones in ERR-1.4.2.
-    for path in ("ERR-3.2", "ERR-8", "ERR-1.4.2", "ERR-3.1", "ERR-1.4.1"):
+    # v2.5+: ERR-3.2, user message ERR-8, diagnostics ERR-7; before 2.5: ERR-1.4.2. Else a code.
+    for path in ("ERR-3.2", "ERR-8", "ERR-7", "ERR-1.4.2", "ERR-3.1", "ERR-1.4.1"):
         value = msg.get(path)
         if value:
             return value

@@ -24,9 +24,9 @@ def _ack(receipt: Receipt) -> bytes:
     parsed = receipt.parsed
     message = parsed.parsed if isinstance(parsed.parsed, HL7Message) else None
     enhanced = message is not None and message.get("MSH-15").upper() in ENHANCED
-    if parsed.error is None:
+    if receipt.error is None:
         return build_ack(message or parsed.raw, "CA" if enhanced else "AA")
-    return build_ack(message or parsed.raw, "CE" if enhanced else "AE", parsed.error,
+    return build_ack(message or parsed.raw, "CE" if enhanced else "AE", receipt.error,
                      parsed.error_code or "207")
 
 

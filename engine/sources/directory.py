@@ -62,7 +62,7 @@ class DirectoryPoller:
             target = target.with_name(f"{path.name}.{int(time.time() * 1000)}")
         await asyncio.to_thread(os.replace, path, target)
         if failed:
-            reasons = "; ".join(r.parsed.error or "" for r in receipts if not r.accepted)
+            reasons = "; ".join(r.error or "" for r in receipts if not r.accepted)
             await asyncio.to_thread(
                 target.with_name(target.name + ".error.txt").write_text, reasons + "\n", "utf-8"
             )

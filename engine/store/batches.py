@@ -7,11 +7,12 @@ costs a handful of statements and a single commit (one fsync) instead of thousan
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
-from engine.pipeline.items import Claimed, ClaimRequest, Committed, Incoming, Outcome, Route
+from engine.pipeline.items import Claimed, ClaimRequest, Incoming, Outcome
 from engine.store.schema import (
     DeliveryStatus,
     MessageStatus,
@@ -25,38 +26,56 @@ from engine.store.schema import (
 SYSTEM = "kanal"
 
 
-def insert_messages(conn: Connection, items: list[Incoming]) -> list[Committed]:
-    """Store raw messages with their metadata (status RECEIVED, or ERROR if unparseable)."""
-    rows = [_message_row(item) for item in items]
-    result = conn.execute(
-        insert(messages).returning(messages.c.id, sort_by_parameter_order=True), rows
-    )
+@dataclass(slots=True)
+class Stored:
+    message_id: int
+    delivery_ids: list[int]
+
+
+# Built once: statement construction is measurable at thousands of messages a second.
+_INSERT_MESSAGES = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
+_INSERT_DELIVERIES = insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True)
+_INSERT_CONTENTS = insert(contents)
+_INSERT_AUDIT = insert(audit_events)
+_INSERT_ATTEMPTS = insert(attempts)
+
+
+def store_received(conn: Connection, items: list[Incoming]) -> list[Stored]:
+    """Messages (raw content and metadata) with their queued deliveries, in one go."""
+    result = conn.execute(_INSERT_MESSAGES, [_message_row(item) for item in items])
     ids = [row[0] for row in result]
-    conn.execute(
-        insert(contents),
-        [
-            {"message_id": mid, "delivery_id": None, "stage": "raw", "data": item.raw,
-             "created_at": item.received_at}
-            for mid, item in zip(ids, items, strict=True)
-        ],
-    )
-    conn.execute(
-        insert(audit_events),
-        [
-            {"at": item.received_at, "actor": f"source:{item.origin}",
-             "action": row["status"], "message_id": mid, "delivery_id": None,
-             "detail": item.error or ""}
-            for mid, item, row in zip(ids, items, rows, strict=True)
-        ],
-    )
-    return [Committed(mid, item) for mid, item in zip(ids, items, strict=True)]
+    planned = [
+        (mid, item, d)
+        for mid, item in zip(ids, items, strict=True)
+        if item.route is not None and not item.error
+        for d in item.route.deliveries
+    ]
+    delivery_ids = _queue_deliveries(conn, planned)
+    conn.execute(_INSERT_CONTENTS, [
+        {"message_id": mid, "delivery_id": None, "stage": "raw", "data": item.raw,
+         "created_at": item.received_at}
+        for mid, item in zip(ids, items, strict=True)
+    ] + [
+        {"message_id": mid, "delivery_id": did, "stage": "transformed", "data": d.transformed,
+         "created_at": item.received_at}
+        for did, (mid, item, d) in zip(delivery_ids, planned, strict=True)
+        if d.transformed is not None
+    ])
+    conn.execute(_INSERT_AUDIT, [
+        event for mid, item in zip(ids, items, strict=True) for event in _received_events(mid, item)
+    ])
+    by_message: dict[int, list[int]] = {mid: [] for mid in ids}
+    for did, (mid, _, _) in zip(delivery_ids, planned, strict=True):
+        by_message[mid].append(did)
+    return [Stored(mid, by_message[mid]) for mid in ids]
 
 
 def _message_row(item: Incoming) -> dict[str, Any]:
     meta = item.meta
+    status = item.route.status if item.route is not None else MessageStatus.ERROR
     return {
         "channel": item.channel,
-        "status": MessageStatus.ERROR if item.error else MessageStatus.RECEIVED,
+        "status": MessageStatus.ERROR if item.error else status,
         "format": meta.format,
         "type": meta.type[:64],
         "control_id": meta.control_id[:100],
@@ -74,58 +93,32 @@ def _message_row(item: Incoming) -> dict[str, Any]:
     }
 
 
-def apply_routes(conn: Connection, routes: list[Route]) -> list[list[int]]:
-    """Set each message's routing status and queue its deliveries; returns delivery ids."""
-    now = time.time()
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("mid"))
-        .values(status=bindparam("new_status"), error=bindparam("err"), updated_at=now),
-        [
-            {"mid": r.message_id, "new_status": r.status,
-             "err": r.detail if r.status == MessageStatus.ERROR else None}
-            for r in routes
-        ],
-    )
-    planned = [(r, d) for r in routes for d in r.deliveries]
-    ids: list[int] = []
-    if planned:
-        result = conn.execute(
-            insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True),
-            [
-                {"message_id": r.message_id, "channel": r.channel, "destination": d.destination,
-                 "status": DeliveryStatus.QUEUED, "attempts": 0, "next_attempt_at": now,
-                 "lease_until": None, "last_error": None, "created_at": now, "updated_at": now}
-                for r, d in planned
-            ],
-        )
-        ids = [row[0] for row in result]
-        transformed = [
-            {"message_id": r.message_id, "delivery_id": did, "stage": "transformed",
-             "data": d.transformed, "created_at": now}
-            for did, (r, d) in zip(ids, planned, strict=True)
-            if d.transformed is not None
-        ]
-        if transformed:
-            conn.execute(insert(contents), transformed)
-    conn.execute(
-        insert(audit_events),
-        [
-            {"at": now, "actor": SYSTEM, "action": r.status, "message_id": r.message_id,
-             "delivery_id": None, "detail": _route_detail(r)}
-            for r in routes
-        ],
-    )
-    by_message: dict[int, list[int]] = {r.message_id: [] for r in routes}
-    for did, (r, _) in zip(ids, planned, strict=True):
-        by_message[r.message_id].append(did)
-    return [by_message[r.message_id] for r in routes]
+def _queue_deliveries(conn: Connection, planned: list[tuple[int, Incoming, Any]]) -> list[int]:
+    if not planned:
+        return []
+    result = conn.execute(_INSERT_DELIVERIES, [
+        {"message_id": mid, "channel": item.channel, "destination": d.destination,
+         "status": DeliveryStatus.QUEUED, "attempts": 0, "next_attempt_at": item.received_at,
+         "lease_until": None, "last_error": None, "created_at": item.received_at,
+         "updated_at": item.received_at}
+        for mid, item, d in planned
+    ])
+    return [row[0] for row in result]
 
 
-def _route_detail(route: Route) -> str:
-    if route.deliveries:
-        return "to " + ", ".join(d.destination for d in route.deliveries)
-    return route.detail
+def _received_events(message_id: int, item: Incoming) -> list[dict[str, Any]]:
+    """RECEIVED by the source, then the routing verdict (or why it is ERROR)."""
+    received = {"at": item.received_at, "actor": f"source:{item.origin}", "action": "RECEIVED",
+                "message_id": message_id, "delivery_id": None, "detail": ""}
+    route = item.route
+    if route is None:  # could not be parsed
+        return [received, {**received, "actor": SYSTEM, "action": MessageStatus.ERROR,
+                           "detail": item.error or ""}]
+    detail = route.detail
+    if route.deliveries and not item.error:
+        detail = "to " + ", ".join(d.destination for d in route.deliveries)
+    action = MessageStatus.ERROR if item.error else route.status
+    return [received, {**received, "actor": SYSTEM, "action": action, "detail": detail}]
 
 
 def claim_deliveries(conn: Connection, requests: list[ClaimRequest]) -> list[list[Claimed]]:
@@ -208,7 +201,7 @@ def record_outcomes(conn: Connection, outcomes: list[Outcome]) -> list[None]:
     """Record attempts, the deliveries' new states, responses and audit events."""
     now = time.time()
     conn.execute(
-        insert(attempts),
+        _INSERT_ATTEMPTS,
         [
             {"delivery_id": o.delivery_id, "number": o.attempts, "started_at": o.started_at,
              "duration_ms": o.duration_ms, "outcome": o.verdict, "detail": o.detail}
@@ -239,9 +232,9 @@ def record_outcomes(conn: Connection, outcomes: list[Outcome]) -> list[None]:
         if o.response
     ]
     if responses:
-        conn.execute(insert(contents), responses)
+        conn.execute(_INSERT_CONTENTS, responses)
     conn.execute(
-        insert(audit_events),
+        _INSERT_AUDIT,
         [
             {"at": now, "actor": SYSTEM, "action": o.status, "message_id": o.message_id,
              "delivery_id": o.delivery_id, "detail": o.detail}

@@ -111,16 +111,3 @@ def channel_summary(conn: Connection, since: float = 0.0) -> dict[str, dict[str,
     ):
         summary.setdefault(channel, {})[f"delivery_{status.lower()}"] = count
     return summary
-
-
-def unrouted_messages(conn: Connection, after_id: int, limit: int) -> list[Any]:
-    """Messages committed but not yet routed (the engine stopped in between)."""
-    query = (
-        select(messages.c.id, messages.c.channel, messages.c.received_at, messages.c.origin,
-               contents.c.data)
-        .join(contents, (contents.c.message_id == messages.c.id) & (contents.c.stage == "raw"))
-        .where(messages.c.status == "RECEIVED", messages.c.id > after_id)
-        .order_by(messages.c.id)
-        .limit(limit)
-    )
-    return list(conn.execute(query))

@@ -8,6 +8,7 @@ from conftest import eventually, hl7, message_rows
 from engine.config import ConfigError
 from engine.mapping.hl7_edit import with_fields
 from engine.pipeline.expressions import compile_filter
+from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import send_all
 
 
@@ -78,6 +79,9 @@ async def test_failing_mapping_marks_the_message_error(start_engine, tmp_path):
         path = "{tmp_path / 'out'}"
         mapping = "broken"
     """}, engine_toml)
-    await send_all("127.0.0.1", engine.listeners["adt"].port, [hl7("MAP-1")])
-    await eventually(lambda: message_rows(engine)[0].status == "ERROR")
-    assert "mapping 'broken'" in message_rows(engine)[0].error
+    [ack] = await send_all("127.0.0.1", engine.listeners["adt"].port, [hl7("MAP-1")])
+    code, control_id, text = parse_ack(ack)
+    assert (code, control_id) == ("AE", "MAP-1")
+    assert "mapping 'broken'" in text
+    [row] = message_rows(engine)
+    assert row.status == "ERROR" and "mapping 'broken'" in row.error
