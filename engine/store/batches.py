@@ -10,9 +10,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, null, or_, select, update
 
 from engine.pipeline.items import Claimed, ClaimRequest, Incoming, Outcome
+from engine.store.bulk import Bulk, BulkInsert
 from engine.store.schema import (
     DeliveryStatus,
     MessageStatus,
@@ -32,18 +33,37 @@ class Stored:
     delivery_ids: list[int]
 
 
-# Built once: statement construction is measurable at thousands of messages a second.
-_INSERT_MESSAGES = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
-_INSERT_DELIVERIES = insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True)
-_INSERT_CONTENTS = insert(contents)
-_INSERT_AUDIT = insert(audit_events)
-_INSERT_ATTEMPTS = insert(attempts)
+def _columns(table: Table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.columns if c.name != "id")
+
+
+_INSERT_MESSAGES = BulkInsert(messages, _columns(messages))
+_INSERT_DELIVERIES = BulkInsert(deliveries, _columns(deliveries))
+_INSERT_CONTENTS = BulkInsert(contents, _columns(contents))
+_INSERT_AUDIT = BulkInsert(audit_events, _columns(audit_events))
+_INSERT_ATTEMPTS = BulkInsert(attempts, _columns(attempts))
+_FINISH_ATTEMPT = Bulk(
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("did"))
+    .values(
+        status=bindparam("new_status"),
+        attempts=bindparam("n"),
+        next_attempt_at=bindparam("next_at"),
+        lease_until=null(),
+        last_error=bindparam("err"),
+        updated_at=bindparam("now"),
+    )
+)
+_RELEASE = Bulk(
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("did"))
+    .values(status=bindparam("queued"), lease_until=null())
+)
 
 
 def store_received(conn: Connection, items: list[Incoming]) -> list[Stored]:
     """Messages (raw content and metadata) with their queued deliveries, in one go."""
-    result = conn.execute(_INSERT_MESSAGES, [_message_row(item) for item in items])
-    ids = [row[0] for row in result]
+    ids = _INSERT_MESSAGES.run_returning_ids(conn, [_message_row(item) for item in items])
     planned = [
         (mid, item, d)
         for mid, item in zip(ids, items, strict=True)
@@ -51,7 +71,7 @@ def store_received(conn: Connection, items: list[Incoming]) -> list[Stored]:
         for d in item.route.deliveries
     ]
     delivery_ids = _queue_deliveries(conn, planned)
-    conn.execute(_INSERT_CONTENTS, [
+    _INSERT_CONTENTS.run(conn, [
         {"message_id": mid, "delivery_id": None, "stage": "raw", "data": item.raw,
          "created_at": item.received_at}
         for mid, item in zip(ids, items, strict=True)
@@ -61,7 +81,7 @@ def store_received(conn: Connection, items: list[Incoming]) -> list[Stored]:
         for did, (mid, item, d) in zip(delivery_ids, planned, strict=True)
         if d.transformed is not None
     ])
-    conn.execute(_INSERT_AUDIT, [
+    _INSERT_AUDIT.run(conn, [
         event for mid, item in zip(ids, items, strict=True) for event in _received_events(mid, item)
     ])
     by_message: dict[int, list[int]] = {mid: [] for mid in ids}
@@ -96,14 +116,13 @@ def _message_row(item: Incoming) -> dict[str, Any]:
 def _queue_deliveries(conn: Connection, planned: list[tuple[int, Incoming, Any]]) -> list[int]:
     if not planned:
         return []
-    result = conn.execute(_INSERT_DELIVERIES, [
+    return _INSERT_DELIVERIES.run_returning_ids(conn, [
         {"message_id": mid, "channel": item.channel, "destination": d.destination,
          "status": DeliveryStatus.QUEUED, "attempts": 0, "next_attempt_at": item.received_at,
          "lease_until": None, "last_error": None, "created_at": item.received_at,
          "updated_at": item.received_at}
         for mid, item, d in planned
     ])
-    return [row[0] for row in result]
 
 
 def _received_events(message_id: int, item: Incoming) -> list[dict[str, Any]]:
@@ -200,56 +219,32 @@ def _with_payloads(conn: Connection, claimed: list[Any]) -> list[Claimed]:
 def record_outcomes(conn: Connection, outcomes: list[Outcome]) -> list[None]:
     """Record attempts, the deliveries' new states, responses and audit events."""
     now = time.time()
-    conn.execute(
-        _INSERT_ATTEMPTS,
-        [
-            {"delivery_id": o.delivery_id, "number": o.attempts, "started_at": o.started_at,
-             "duration_ms": o.duration_ms, "outcome": o.verdict, "detail": o.detail}
-            for o in outcomes
-        ],
-    )
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == bindparam("did"))
-        .values(
-            status=bindparam("new_status"),
-            attempts=bindparam("n"),
-            next_attempt_at=bindparam("next_at"),
-            lease_until=None,
-            last_error=bindparam("err"),
-            updated_at=now,
-        ),
-        [
-            {"did": o.delivery_id, "new_status": o.status, "n": o.attempts,
-             "next_at": o.next_attempt_at, "err": None if o.verdict == "ok" else o.detail}
-            for o in outcomes
-        ],
-    )
-    responses = [
+    _INSERT_ATTEMPTS.run(conn, [
+        {"delivery_id": o.delivery_id, "number": o.attempts, "started_at": o.started_at,
+         "duration_ms": o.duration_ms, "outcome": o.verdict, "detail": o.detail}
+        for o in outcomes
+    ])
+    _FINISH_ATTEMPT.run(conn, [
+        {"did": o.delivery_id, "new_status": o.status, "n": o.attempts,
+         "next_at": o.next_attempt_at, "err": None if o.verdict == "ok" else o.detail,
+         "now": now}
+        for o in outcomes
+    ])
+    _INSERT_CONTENTS.run(conn, [
         {"message_id": o.message_id, "delivery_id": o.delivery_id, "stage": "response",
          "data": o.response, "created_at": now}
         for o in outcomes
         if o.response
-    ]
-    if responses:
-        conn.execute(_INSERT_CONTENTS, responses)
-    conn.execute(
-        _INSERT_AUDIT,
-        [
-            {"at": now, "actor": SYSTEM, "action": o.status, "message_id": o.message_id,
-             "delivery_id": o.delivery_id, "detail": o.detail}
-            for o in outcomes
-        ],
-    )
+    ])
+    _INSERT_AUDIT.run(conn, [
+        {"at": now, "actor": SYSTEM, "action": o.status, "message_id": o.message_id,
+         "delivery_id": o.delivery_id, "detail": o.detail}
+        for o in outcomes
+    ])
     return [None] * len(outcomes)
 
 
 def release_deliveries(conn: Connection, delivery_ids: list[int]) -> list[None]:
     """Put claimed deliveries back in the queue untouched (the destination is unreachable)."""
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == bindparam("did"))
-        .values(status=DeliveryStatus.QUEUED, lease_until=None),
-        [{"did": did} for did in delivery_ids],
-    )
+    _RELEASE.run(conn, [{"did": did, "queued": DeliveryStatus.QUEUED} for did in delivery_ids])
     return [None] * len(delivery_ids)
