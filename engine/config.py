@@ -94,6 +94,7 @@ class DestinationBase(Strict):
     when: str = ""  # per-destination filter expression over `msg`
     retry: RetryPolicy = RetryPolicy()
     batch: int = Field(default=100, ge=1, le=10_000)  # deliveries claimed at a time
+    connections: int = Field(default=1, ge=1, le=64)  # parallel senders; >1 gives up order
 
 
 class MllpDestination(DestinationBase):

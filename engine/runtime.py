@@ -76,7 +76,8 @@ class Engine:
         for channel in self.channels.values():
             for destination in channel.destination:
                 worker = DestinationWorker(
-                    channel.name, destination.name, open_destination(destination),
+                    channel.name, destination.name,
+                    [open_destination(destination) for _ in range(destination.connections)],
                     destination.retry, self.writer, self.config.queue, destination.batch,
                 )
                 self.workers[(channel.name, destination.name)] = worker

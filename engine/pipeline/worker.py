@@ -27,20 +27,21 @@ class DestinationWorker:
         self,
         channel: str,
         name: str,
-        destination: Destination,
+        lanes: list[Destination],
         policy: RetryPolicy,
         writer: Writer,
         queue: QueueSection,
         batch: int,
     ):
         self.channel, self.name = channel, name
-        self._destination = destination
+        self._lanes = lanes  # one connection each, sending in parallel
         self._policy = policy
         self._writer = writer
         self._claim = ClaimRequest(channel, name, batch, queue.lease)
         self._poll = queue.poll
         self._wake = asyncio.Event()
         self._outages = 0  # consecutive unreachable attempts, for the pause length
+        self._recording: list[asyncio.Future[None]] = []
         self.healthy = True
 
     def notify(self) -> None:
@@ -57,32 +58,47 @@ class DestinationWorker:
                     await asyncio.sleep(self._poll)
                     continue
                 if not claimed:
+                    await self._settle_recording()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._poll)
                     continue
+                # Outcomes of the previous batch commit while this one was being claimed.
+                await self._settle_recording()
                 await self._deliver_batch(claimed)
         finally:
-            await self._destination.close()
+            for lane in self._lanes:
+                await lane.close()
 
     async def _deliver_batch(self, claimed: list[Claimed]) -> None:
-        recording: list[asyncio.Future[list[None]]] = []
-        for index, item in enumerate(claimed):
-            outcome = await self._attempt(item)
-            recording.append(asyncio.ensure_future(self._writer.submit("outcome", outcome)))
-            if outcome.verdict == "unreachable":
-                rest = [c.delivery_id for c in claimed[index + 1 :]]
-                if rest:
-                    recording.append(asyncio.ensure_future(
-                        self._writer.submit_many("release", rest)))
-                await asyncio.gather(*recording, return_exceptions=True)
-                await self._pause()
-                return
-        await asyncio.gather(*recording, return_exceptions=True)
+        count = len(self._lanes)
+        reachable = await asyncio.gather(*(
+            self._deliver_lane(lane, claimed[i::count]) for i, lane in enumerate(self._lanes)
+        ))
+        if not all(reachable):
+            await self._settle_recording()
+            await self._pause()
 
-    async def _attempt(self, item: Claimed) -> Outcome:
+    async def _deliver_lane(self, lane: Destination, items: list[Claimed]) -> bool:
+        """Send in order on one connection; False if the destination was unreachable."""
+        for index, item in enumerate(items):
+            outcome = await self._attempt(lane, item)
+            self._recording.append(self._writer.enqueue("outcome", outcome))
+            if outcome.verdict == "unreachable":
+                for rest in items[index + 1 :]:
+                    self._recording.append(self._writer.enqueue("release", rest.delivery_id))
+                return False
+        return True
+
+    async def _settle_recording(self) -> None:
+        """Wait for recorded outcomes; one the store refused stays claimed until its lease ends."""
+        if self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)
+            self._recording.clear()
+
+    async def _attempt(self, lane: Destination, item: Claimed) -> Outcome:
         started = time.time()
         try:
-            result = await self._destination.send(item.payload, item)
+            result = await lane.send(item.payload, item)
         except Exception as exc:  # a connector bug must not kill the worker
             log.exception("delivery.crashed", channel=self.channel, destination=self.name)
             result = SendResult("transient", f"{type(exc).__name__}: {exc}")

@@ -7,8 +7,11 @@ It counts what it received by MSH-10 so duplicates are visible.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
+import signal
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,3 +93,28 @@ class EpjSimulator:
         self.messages.append(frame)
         self._arrived.set()
         return build_ack(message, "AA")
+
+
+async def serve(host: str, port: int, faults: Faults) -> None:
+    """Run until SIGTERM/SIGINT, then print what was received as one JSON line."""
+    simulator = await EpjSimulator(host, port, faults).start()
+    print(json.dumps({"listening": simulator.port}), flush=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await simulator.stop()
+    print(json.dumps({"received": len(simulator.received),
+                      "duplicates": simulator.duplicates}), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="EPJ simulator: an MLLP server answering ACKs")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=2576)
+    parser.add_argument("--fail-first", type=int, default=0)
+    parser.add_argument("--reject-marker", default="")
+    parser.add_argument("--delay", type=float, default=0.0)
+    args = parser.parse_args()
+    asyncio.run(serve(args.host, args.port,
+                      Faults(args.fail_first, args.reject_marker, args.delay)))

@@ -34,19 +34,19 @@ class Writer:
         self._pending: asyncio.Queue[Pending] = asyncio.Queue()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kanal-writer")
 
-    async def submit(self, kind: str, payload: Any) -> Any:
-        """Queue one operation; returns its result once it is committed."""
+    def enqueue(self, kind: str, payload: Any) -> asyncio.Future[Any]:
+        """Queue one operation; the future resolves once it is committed."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.put_nowait((kind, payload, future))
-        return await future
+        return future
+
+    async def submit(self, kind: str, payload: Any) -> Any:
+        """Queue one operation; returns its result once it is committed."""
+        return await self.enqueue(kind, payload)
 
     async def submit_many(self, kind: str, payloads: list[Any]) -> list[Any]:
         """Queue several operations of one kind; results in order, once all are committed."""
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in payloads]
-        for payload, future in zip(payloads, futures, strict=True):
-            self._pending.put_nowait((kind, payload, future))
-        return list(await asyncio.gather(*futures))
+        return list(await asyncio.gather(*(self.enqueue(kind, p) for p in payloads)))
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
