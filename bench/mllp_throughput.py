@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.simulators.mllp_client import MllpClient  # noqa: E402
+from engine.simulators.mllp_client import MllpClient
 
 RESULTS = Path(__file__).parent / "results"
 ECHO_SERVER = textwrap.dedent("""
@@ -96,9 +96,13 @@ async def load(port: int, total: int, connections: int, tag: str) -> tuple[float
 
 def summary(elapsed: float, latencies: list[float]) -> dict[str, float]:
     cuts = statistics.quantiles(latencies, n=100)
-    return {"messages": len(latencies), "seconds": round(elapsed, 3),
-            "per_second": round(len(latencies) / elapsed, 1),
-            "p50_ms": round(cuts[49], 3), "p99_ms": round(cuts[98], 3)}
+    return {
+        "messages": len(latencies),
+        "seconds": round(elapsed, 3),
+        "per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(cuts[49], 3),
+        "p99_ms": round(cuts[98], 3),
+    }
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -122,7 +126,11 @@ async def baseline(total: int, connections: int) -> dict[str, float]:
 async def start_sink() -> tuple[asyncio.subprocess.Process, int]:
     """The EPJ simulator in its own process, so it does not share the load generator's CPU."""
     sink = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.simulators.epj", "--port", "0",
+        sys.executable,
+        "-m",
+        "engine.simulators.epj",
+        "--port",
+        "0",
         stdout=asyncio.subprocess.PIPE,
     )
     assert sink.stdout is not None
@@ -154,8 +162,9 @@ async def kanal(
     sink, sink_port = await start_sink()
     port = free_port()
     (folder / "channels").mkdir()
-    (folder / "engine.toml").write_text('[api]\nenabled = false\n')
-    (folder / "channels" / "lab.toml").write_text(textwrap.dedent(f"""
+    (folder / "engine.toml").write_text("[api]\nenabled = false\n")
+    (folder / "channels" / "lab.toml").write_text(
+        textwrap.dedent(f"""
         [channel]
         name = "lab"
         [source]
@@ -167,18 +176,33 @@ async def kanal(
         port = {sink_port}
         batch = 500
         connections = 4
-    """))
+    """)
+    )
     engine = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine", "run", "--config", str(folder / "engine.toml"),
-        "--log-level", "warning", cwd=folder,
+        sys.executable,
+        "-m",
+        "engine",
+        "run",
+        "--config",
+        str(folder / "engine.toml"),
+        "--log-level",
+        "warning",
+        cwd=folder,
     )
     profiler = None
     try:
         await wait_listening(port, engine)
         if profile:  # py-spy samples every thread, the store's writer thread included
             profiler = await asyncio.create_subprocess_exec(
-                "py-spy", "record", "--format", "raw", "--output", str(profile.resolve()),
-                "--pid", str(engine.pid))
+                "py-spy",
+                "record",
+                "--format",
+                "raw",
+                "--output",
+                str(profile.resolve()),
+                "--pid",
+                str(engine.pid),
+            )
         started = time.perf_counter()
         ingest = summary(*await load(port, total, connections, "K"))
         await asyncio.wait_for(wait_delivered(folder / "var" / "kanal.db", total), 600)
@@ -191,10 +215,14 @@ async def kanal(
         engine.terminate()
         await engine.wait()
         received = await stop_sink(sink)
-    return {**ingest, "end_to_end_seconds": round(end_to_end, 3),
-            "end_to_end_per_second": round(total / end_to_end, 1),
-            "delivered": received["received"], "duplicates": received["duplicates"],
-            "engine_peak_rss_mb": rss}
+    return {
+        **ingest,
+        "end_to_end_seconds": round(end_to_end, 3),
+        "end_to_end_per_second": round(total / end_to_end, 1),
+        "delivered": received["received"],
+        "duplicates": received["duplicates"],
+        "engine_peak_rss_mb": rss,
+    }
 
 
 async def main() -> None:
@@ -219,15 +247,20 @@ async def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "mllp_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"{'':28}{'msg/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    print(f"{'bare asyncio echo':28}{echo['per_second']:>10}{echo['p50_ms']:>10}"
-          f"{echo['p99_ms']:>10}")
-    print(f"{'kanal ingest (to ACK)':28}{engine['per_second']:>10}{engine['p50_ms']:>10}"
-          f"{engine['p99_ms']:>10}")
+    print(
+        f"{'bare asyncio echo':28}{echo['per_second']:>10}{echo['p50_ms']:>10}{echo['p99_ms']:>10}"
+    )
+    print(
+        f"{'kanal ingest (to ACK)':28}{engine['per_second']:>10}{engine['p50_ms']:>10}"
+        f"{engine['p99_ms']:>10}"
+    )
     print(f"{'kanal end to end':28}{engine['end_to_end_per_second']:>10}")
-    print(f"ratio ingest/echo {result['ratio_ingest_vs_echo']}, "
-          f"end-to-end/echo {result['ratio_end_to_end_vs_echo']}; "
-          f"delivered {engine['delivered']}, duplicates {engine['duplicates']}, "
-          f"engine peak RSS {engine['engine_peak_rss_mb']} MB")
+    print(
+        f"ratio ingest/echo {result['ratio_ingest_vs_echo']}, "
+        f"end-to-end/echo {result['ratio_end_to_end_vs_echo']}; "
+        f"delivered {engine['delivered']}, duplicates {engine['duplicates']}, "
+        f"engine peak RSS {engine['engine_peak_rss_mb']} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -343,7 +343,9 @@ def load_channels(directory: Path) -> list[ChannelConfig]:
         port = getattr(channel.source, "port", None)
         if port:
             if port in ports:
-                errors.append(f"channels {ports[port]!r} and {channel.name!r} both listen on {port}")
+                errors.append(
+                    f"channels {ports[port]!r} and {channel.name!r} both listen on {port}"
+                )
             ports[port] = channel.name
     if errors:
         raise ConfigError("\n".join(errors))

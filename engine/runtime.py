@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import update
 
+if TYPE_CHECKING:
+    from engine.api.server import EmbeddedServer
 from engine.config import ChannelConfig, DirectorySource, EngineConfig, MllpSource
 from engine.destinations import open_destination
 from engine.pipeline.receive import Receiver
@@ -28,8 +30,7 @@ class Engine:
     def __init__(self, config: EngineConfig, channels: list[ChannelConfig]):
         self.config = config
         self.channels = {c.name: c for c in channels if c.channel.enabled}
-        self.database = open_database(config.store_url,
-                                      synchronous=config.store.sqlite_synchronous)
+        self.database = open_database(config.store_url, synchronous=config.store.sqlite_synchronous)
         self.writer = Writer(
             self.database,
             {
@@ -45,7 +46,7 @@ class Engine:
         self.receiver = Receiver(self.writer, Router(plans), self._notify)
         self.listeners: dict[str, MllpListener] = {}
         self._tasks: list[asyncio.Task[Any]] = []
-        self._api_server: Any = None
+        self._api_server: EmbeddedServer | None = None
 
     def _notify(self, channel: str, destination: str) -> None:
         worker = self.workers.get((channel, destination))
@@ -76,9 +77,13 @@ class Engine:
         for channel in self.channels.values():
             for destination in channel.destination:
                 worker = DestinationWorker(
-                    channel.name, destination.name,
+                    channel.name,
+                    destination.name,
                     [open_destination(destination) for _ in range(destination.connections)],
-                    destination.retry, self.writer, self.config.queue, destination.batch,
+                    destination.retry,
+                    self.writer,
+                    self.config.queue,
+                    destination.batch,
                 )
                 self.workers[(channel.name, destination.name)] = worker
                 self._spawn(worker.run(), f"worker {channel.name}/{destination.name}")
@@ -95,23 +100,19 @@ class Engine:
                 self._spawn(poller.run(), f"directory {channel.name}")
 
     async def _start_api(self) -> None:
-        import uvicorn
-
         from engine.api.app import create_app
+        from engine.api.server import embedded_server
 
-        app = create_app(self)
-        config = uvicorn.Config(app, host=self.config.api.host, port=self.config.api.port,
-                                log_level="warning", lifespan="off")
-        self._api_server = uvicorn.Server(config)
-        self._api_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._api_server = embedded_server(
+            create_app(self), self.config.api.host, self.config.api.port
+        )
         self._spawn(self._api_server.serve(), "api")
         while not self._api_server.started:
             await asyncio.sleep(0.01)
 
     @property
     def api_port(self) -> int:
-        servers = self._api_server.servers if self._api_server else []
-        return int(servers[0].sockets[0].getsockname()[1]) if servers else 0
+        return self._api_server.port if self._api_server else 0
 
     def _spawn(self, coroutine: Any, name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)

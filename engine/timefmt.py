@@ -23,7 +23,9 @@ def parse_time(value: str) -> float:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{value!r} is neither an ISO-8601 time nor a duration like '2h'")
+        raise ValueError(
+            f"{value!r} is neither an ISO-8601 time nor a duration like '2h'"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()

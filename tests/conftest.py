@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sqlalchemy import func, select
 
 from engine.config import load_channels, load_engine_config
@@ -36,8 +35,7 @@ def write_config(folder: Path, channels: dict[str, str], engine_toml: str = "") 
         (folder / "channels" / f"{name}.toml").write_text(textwrap.dedent(body))
     config = folder / "engine.toml"
     config.write_text(
-        textwrap.dedent(engine_toml)
-        or '[api]\nlisten = "127.0.0.1:0"\n[queue]\npoll = "100ms"\n'
+        textwrap.dedent(engine_toml) or '[api]\nlisten = "127.0.0.1:0"\n[queue]\npoll = "100ms"\n'
     )
     mappings = folder / "mappings"
     if not mappings.exists():
@@ -80,8 +78,9 @@ async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
             await asyncio.sleep(0.05)
 
 
-def hl7(control_id: str, cpr: str = "0101451234", msg_type: str = "ADT^A01",
-        extra: str = "") -> bytes:
+def hl7(
+    control_id: str, cpr: str = "0101451234", msg_type: str = "ADT^A01", extra: str = ""
+) -> bytes:
     """A small synthetic HL7 v2.5 message with its own control id."""
     segments = [
         f"MSH|^~\\&|EPJ|RHH|KANAL|KANAL|20250314093000||{msg_type}|{control_id}|P|2.5",

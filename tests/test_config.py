@@ -43,12 +43,15 @@ def test_unknown_key_is_named_with_the_file(tmp_path):
 
 
 def test_wrong_type_says_what_is_allowed(tmp_path):
-    path = write(tmp_path, "adt", GOOD.replace('type = "mllp"\n    port = 2575',
-                                                'type = "carrier-pigeon"'))
+    path = write(
+        tmp_path, "adt", GOOD.replace('type = "mllp"\n    port = 2575', 'type = "carrier-pigeon"')
+    )
     with pytest.raises(ConfigError) as error:
         load_channel(path)
     assert "source" in str(error.value)
-    assert "source.type: 'carrier-pigeon' is not one of 'mllp', 'http', 'directory'" in str(error.value)
+    assert "source.type: 'carrier-pigeon' is not one of 'mllp', 'http', 'directory'" in str(
+        error.value
+    )
 
 
 def test_bad_duration_is_explained(tmp_path):
@@ -77,15 +80,19 @@ def test_two_channels_on_one_port_rejected(tmp_path):
 
 def test_environment_substitution(tmp_path, monkeypatch):
     monkeypatch.setenv("EPJ_PORT", "3000")
-    channel = load_channel(write(tmp_path, "adt", GOOD.replace("port = 2576",
-                                                               'host = "${EPJ_HOST:-10.0.0.1}"\n'
-                                                               '    port = "${EPJ_PORT}"')))
+    channel = load_channel(
+        write(
+            tmp_path,
+            "adt",
+            GOOD.replace("port = 2576", 'host = "${EPJ_HOST:-10.0.0.1}"\n    port = "${EPJ_PORT}"'),
+        )
+    )
     assert channel.destination[0].port == 3000
     assert channel.destination[0].host == "10.0.0.1"
 
 
 def test_missing_environment_variable_is_named(tmp_path):
-    path = write(tmp_path, "adt", GOOD.replace('port = 2576', 'port = "${NOT_SET_ANYWHERE}"'))
+    path = write(tmp_path, "adt", GOOD.replace("port = 2576", 'port = "${NOT_SET_ANYWHERE}"'))
     with pytest.raises(ConfigError, match=r"NOT_SET_ANYWHERE\} is not set"):
         load_channel(path)
 

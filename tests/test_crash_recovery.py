@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import eventually, hl7, write_config
+
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import MllpClient
 
@@ -27,7 +27,14 @@ def free_port() -> int:
 
 async def start_engine_process(config: Path, port: int) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine", "run", "--config", str(config), "--log-level", "error",
+        sys.executable,
+        "-m",
+        "engine",
+        "run",
+        "--config",
+        str(config),
+        "--log-level",
+        "error",
         cwd=config.parent,
     )
     async with asyncio.timeout(30):
@@ -55,7 +62,10 @@ async def sender(port: int, prefix: str, acked: list[str], stop: asyncio.Event) 
 
 async def test_sigkill_mid_load_loses_nothing_acknowledged(tmp_path, epj):
     port = free_port()
-    config = write_config(tmp_path, {"adt": f"""
+    config = write_config(
+        tmp_path,
+        {
+            "adt": f"""
         [channel]
         name = "adt"
         [source]
@@ -66,15 +76,17 @@ async def test_sigkill_mid_load_loses_nothing_acknowledged(tmp_path, epj):
         type = "mllp"
         port = {epj.port}
         retry = {{ initial = "100ms", max = "500ms" }}
-    """}, '[api]\nenabled = false\n[queue]\npoll = "100ms"\n')
+    """
+        },
+        '[api]\nenabled = false\n[queue]\npoll = "100ms"\n',
+    )
     acked: list[str] = []
 
     for round_number in range(3):
         process = await start_engine_process(config, port)
         stop = asyncio.Event()
         senders = [
-            asyncio.create_task(sender(port, f"R{round_number}C{c}", acked, stop))
-            for c in range(4)
+            asyncio.create_task(sender(port, f"R{round_number}C{c}", acked, stop)) for c in range(4)
         ]
         await asyncio.sleep(1.0)  # mid-load
         os.kill(process.pid, signal.SIGKILL)

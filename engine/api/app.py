@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 
 
 def create_app(engine: Engine) -> FastAPI:
-    app = FastAPI(title="Kanal", version="0.1.0",
-                  description="Interoperability integration engine for Danish healthcare")
+    app = FastAPI(
+        title="Kanal",
+        version="0.1.0",
+        description="Interoperability integration engine for Danish healthcare",
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -25,12 +28,19 @@ def create_app(engine: Engine) -> FastAPI:
     @app.get("/api/v1/channels")
     async def channels() -> list[dict[str, Any]]:
         return [
-            {"name": c.name, "description": c.channel.description, "source": c.source.type,
-             "destinations": [
-                 {"name": d.name, "type": d.type,
-                  "healthy": engine.workers[(c.name, d.name)].healthy}
-                 for d in c.destination
-             ]}
+            {
+                "name": c.name,
+                "description": c.channel.description,
+                "source": c.source.type,
+                "destinations": [
+                    {
+                        "name": d.name,
+                        "type": d.type,
+                        "healthy": engine.workers[(c.name, d.name)].healthy,
+                    }
+                    for d in c.destination
+                ],
+            }
             for c in engine.channels.values()
         ]
 
@@ -44,17 +54,25 @@ def create_app(engine: Engine) -> FastAPI:
         try:
             receipts = await engine.receiver.receive(name, body, origin)
         except StoreUnavailable:
-            return JSONResponse({"error": "the store is unavailable; send again later"}, 503,
-                                headers={"Retry-After": "5"})
+            return JSONResponse(
+                {"error": "the store is unavailable; send again later"},
+                503,
+                headers={"Retry-After": "5"},
+            )
         items = [
-            {"id": r.message_id, "status": "RECEIVED" if r.accepted else "ERROR",
-             "type": r.parsed.meta.type, "control_id": r.parsed.meta.control_id,
-             **({"error": r.error} if r.error else {})}
+            {
+                "id": r.message_id,
+                "status": "RECEIVED" if r.accepted else "ERROR",
+                "type": r.parsed.meta.type,
+                "control_id": r.parsed.meta.control_id,
+                **({"error": r.error} if r.error else {}),
+            }
             for r in receipts
         ]
         accepted = all(r.accepted for r in receipts)
-        return JSONResponse({"ids": [i["id"] for i in items], "messages": items},
-                            202 if accepted else 422)
+        return JSONResponse(
+            {"ids": [i["id"] for i in items], "messages": items}, 202 if accepted else 422
+        )
 
     return app
 

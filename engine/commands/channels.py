@@ -31,18 +31,27 @@ def list_channels(
     check_format(format)
     _, channels = load(config)
     rows = [
-        {"name": c.name, "enabled": c.channel.enabled, "source": _describe(c.source),
-         "destinations": [f"{d.name} ({d.type})" for d in c.destination],
-         "description": c.channel.description}
+        {
+            "name": c.name,
+            "enabled": c.channel.enabled,
+            "source": _describe(c.source),
+            "destinations": [f"{d.name} ({d.type})" for d in c.destination],
+            "description": c.channel.description,
+        }
         for c in channels
     ]
     if format == "json":
         print_json(rows)
         return
     table = Table("channel", "enabled", "source", "destinations", "description")
-    for row in rows:
-        table.add_row(row["name"], "yes" if row["enabled"] else "no", row["source"],
-                      "\n".join(row["destinations"]), row["description"])
+    for c in channels:
+        table.add_row(
+            c.name,
+            "yes" if c.channel.enabled else "no",
+            _describe(c.source),
+            "\n".join(f"{d.name} ({d.type})" for d in c.destination),
+            c.channel.description,
+        )
     console.print(table)
 
 

@@ -9,7 +9,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from engine.config import ChannelConfig, ConfigError, EngineConfig, load_channels, load_engine_config
+from engine.config import (
+    ChannelConfig,
+    ConfigError,
+    EngineConfig,
+    load_channels,
+    load_engine_config,
+)
 
 console = Console()
 errors = Console(stderr=True)

@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from engine.commands.common import ConfigOption, console, fail, load
-from engine.config import ChannelConfig, EngineConfig, MllpDestination, MllpSource
+from engine.config import ChannelConfig, DirectorySource, EngineConfig, MllpDestination, MllpSource
 from engine.logs import configure
 from engine.receipts.hl7_ack import parse_ack
 from engine.runtime import Engine
@@ -23,8 +23,12 @@ from engine.store.queries import channel_summary
 from engine.store.schema import DeliveryStatus, deliveries, messages
 
 FIXTURES = Path("fixtures/hl7v2")
-FINAL = (DeliveryStatus.SENT, DeliveryStatus.ACKNOWLEDGED, DeliveryStatus.DEAD,
-         DeliveryStatus.CANCELLED)
+FINAL = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.ACKNOWLEDGED,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.CANCELLED,
+)
 
 
 def demo(
@@ -42,8 +46,9 @@ def demo(
 
 
 async def _story(config: EngineConfig, channels: dict[str, ChannelConfig], outage: float) -> None:
-    epj_port = next(d.port for d in channels["lab-results"].destination
-                    if isinstance(d, MllpDestination))
+    epj_port = next(
+        d.port for d in channels["lab-results"].destination if isinstance(d, MllpDestination)
+    )
     epj = await EpjSimulator(port=epj_port).start()
     engine = Engine(config, list(channels.values()))
     await engine.start()
@@ -57,19 +62,26 @@ async def _story(config: EngineConfig, channels: dict[str, ChannelConfig], outag
         await epj.stop()
 
 
-async def _steps(engine: Engine, channels: dict[str, ChannelConfig], epj: EpjSimulator,
-                 outage: float) -> None:
+async def _steps(
+    engine: Engine, channels: dict[str, ChannelConfig], epj: EpjSimulator, outage: float
+) -> None:
     adt = _port(channels["adt-from-epj"])
     lab = _port(channels["lab-results"])
     say = console.print
     say("[bold]1.[/bold] The GP's referral arrives as a file; Kanal forwards it to the EPJ.")
-    inbox = Path(getattr(channels["referrals-in"].source, "path"))
+    referrals = channels["referrals-in"].source
+    assert isinstance(referrals, DirectorySource)
+    inbox = Path(referrals.path)
     inbox.mkdir(parents=True, exist_ok=True)
     shutil.copy(FIXTURES / "ref_i12_referral.hl7", inbox / f"referral-{int(time.time())}.hl7")
-    say("[bold]2.[/bold] The hospital admits the patient (ADT^A01):",
-        await _send(adt, "adt_a01_admit.hl7"))
-    say("[bold]3.[/bold] Lab results (ORU^R01) go to the EPJ and the GP's inbox:",
-        await _send(lab, "oru_r01_lab.hl7"))
+    say(
+        "[bold]2.[/bold] The hospital admits the patient (ADT^A01):",
+        await _send(adt, "adt_a01_admit.hl7"),
+    )
+    say(
+        "[bold]3.[/bold] Lab results (ORU^R01) go to the EPJ and the GP's inbox:",
+        await _send(lab, "oru_r01_lab.hl7"),
+    )
     say(f"[bold]4.[/bold] The EPJ goes down for {outage:g}s; more results arrive meanwhile.")
     await asyncio.sleep(1.0)
     await epj.stop()
@@ -78,8 +90,10 @@ async def _steps(engine: Engine, channels: dict[str, ChannelConfig], epj: EpjSim
     await asyncio.sleep(outage)
     await epj.start()
     say("   The EPJ is back; Kanal delivers what waited.")
-    say("[bold]5.[/bold] The patient is discharged (ADT^A03):",
-        await _send(adt, "adt_a03_discharge.hl7"))
+    say(
+        "[bold]5.[/bold] The patient is discharged (ADT^A03):",
+        await _send(adt, "adt_a03_discharge.hl7"),
+    )
 
 
 def _port(channel: ChannelConfig) -> int:
@@ -104,7 +118,8 @@ async def _wait_until_delivered(engine: Engine, since: float, timeout: float) ->
     while time.monotonic() < deadline:
         with engine.database.connect() as conn:
             open_count = conn.execute(
-                select(func.count()).select_from(deliveries)
+                select(func.count())
+                .select_from(deliveries)
                 .join(messages, messages.c.id == deliveries.c.message_id)
                 .where(messages.c.received_at >= since, deliveries.c.status.not_in(FINAL))
             ).scalar_one()
@@ -117,17 +132,31 @@ async def _wait_until_delivered(engine: Engine, since: float, timeout: float) ->
 def _print_summary(engine: Engine, since: float, epj: EpjSimulator) -> None:
     with engine.database.connect() as conn:
         summary = channel_summary(conn, since=since)
-    table = Table("channel", "received", "filtered", "errors", "delivered", "retrying", "dead",
-                  title="Kanal demo: this run")
+    table = Table(
+        "channel",
+        "received",
+        "filtered",
+        "errors",
+        "delivered",
+        "retrying",
+        "dead",
+        title="Kanal demo: this run",
+    )
     for channel, counts in sorted(summary.items()):
         table.add_row(
-            channel, str(counts.get("received", 0)), str(counts.get("message_filtered", 0)),
-            str(counts.get("message_error", 0)), str(counts.get("delivery_sent", 0)),
+            channel,
+            str(counts.get("received", 0)),
+            str(counts.get("message_filtered", 0)),
+            str(counts.get("message_error", 0)),
+            str(counts.get("delivery_sent", 0)),
             str(counts.get("delivery_retrying", 0) + counts.get("delivery_queued", 0)),
             str(counts.get("delivery_dead", 0)),
         )
     console.print(table)
-    console.print(f"The EPJ simulator accepted {len(epj.received)} message(s), "
-                  f"{epj.duplicates} duplicate(s).")
-    console.print("See every message: [bold]kanal messages search[/bold]; one in full: "
-                  "[bold]kanal messages show ID[/bold]")
+    console.print(
+        f"The EPJ simulator accepted {len(epj.received)} message(s), {epj.duplicates} duplicate(s)."
+    )
+    console.print(
+        "See every message: [bold]kanal messages search[/bold]; one in full: "
+        "[bold]kanal messages show ID[/bold]"
+    )

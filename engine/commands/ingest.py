@@ -17,8 +17,7 @@ SHOW_PROGRESS_FROM = 20
 
 
 def send(
-    files: Annotated[list[Path], typer.Argument(help="message files", exists=True,
-                                                dir_okay=False)],
+    files: Annotated[list[Path], typer.Argument(help="message files", exists=True, dir_okay=False)],
     channel: Annotated[str, typer.Option(help="channel to post to")],
     config: ConfigOption = "engine.toml",  # type: ignore[assignment]
     url: Annotated[str | None, typer.Option(help="API base URL; default from engine.toml")] = None,
@@ -54,11 +53,15 @@ def inspect(
 ) -> None:
     """Sniff the format; print metadata and the validation result as JSON."""
     result = [
-        {"format": p.meta.format, "valid": p.error is None, "error": p.error,
-         "error_code": p.error_code or None, "metadata": p.meta.as_dict()}
+        {
+            "format": p.meta.format,
+            "valid": p.error is None,
+            "error": p.error,
+            "error_code": p.error_code or None,
+            "metadata": p.meta.as_dict(),
+        }
         for p in parse_messages(file.read_bytes())
     ]
-    typer.echo(json.dumps(result[0] if len(result) == 1 else result, indent=2,
-                          ensure_ascii=False))
+    typer.echo(json.dumps(result[0] if len(result) == 1 else result, indent=2, ensure_ascii=False))
     if any(not item["valid"] for item in result):
         raise typer.Exit(1)

@@ -44,9 +44,15 @@ def search(
     engine_config, _ = load(config)
     try:
         where = SearchFilter(
-            cpr=cpr, sender=sender, receiver=receiver, type=type, status=status,
-            channel=channel, since=parse_time(since) if since else None,
-            until=parse_time(until) if until else None, limit=limit,
+            cpr=cpr,
+            sender=sender,
+            receiver=receiver,
+            type=type,
+            status=status,
+            channel=channel,
+            since=parse_time(since) if since else None,
+            until=parse_time(until) if until else None,
+            limit=limit,
         )
     except ValueError as exc:
         fail(str(exc))
@@ -60,12 +66,31 @@ def search(
     if format == "json":
         print_json(rows)
         return
-    table = Table("id", "received", "channel", "status", "type", "control id", "sender",
-                  "receiver", "cpr", "error")
+    table = Table(
+        "id",
+        "received",
+        "channel",
+        "status",
+        "type",
+        "control id",
+        "sender",
+        "receiver",
+        "cpr",
+        "error",
+    )
     for row in rows:
-        table.add_row(str(row["id"]), row["received_at"], row["channel"], row["status"],
-                      row["type"], row["control_id"], row["sender"], row["receiver"],
-                      row["cpr"], (row["error"] or "")[:60])
+        table.add_row(
+            str(row["id"]),
+            row["received_at"],
+            row["channel"],
+            row["status"],
+            row["type"],
+            row["control_id"],
+            row["sender"],
+            row["receiver"],
+            row["cpr"],
+            (row["error"] or "")[:60],
+        )
     console.print(table)
     console.print(f"{len(rows)} message(s)", style="dim")
 
@@ -112,23 +137,43 @@ def _readable(detail: dict[str, Any], reveal: bool) -> None:
 
 def _print_detail(detail: dict[str, Any]) -> None:
     meta = Table(show_header=False, title=f"message {detail['id']}")
-    for key in ("channel", "status", "format", "type", "control_id", "sender", "receiver",
-                "cpr", "version", "charset", "origin", "size", "received_at", "error"):
+    for key in (
+        "channel",
+        "status",
+        "format",
+        "type",
+        "control_id",
+        "sender",
+        "receiver",
+        "cpr",
+        "version",
+        "charset",
+        "origin",
+        "size",
+        "received_at",
+        "error",
+    ):
         meta.add_row(key, str(detail[key] if detail[key] is not None else ""))
     console.print(meta)
     for content in detail["contents"]:
         where = f" (delivery {content['delivery_id']})" if content["delivery_id"] else ""
         console.rule(f"{content['stage']}{where}")
-        console.print(content["data"].replace("\r", "\n").rstrip(), markup=False,
-                      highlight=False)
-    deliveries = Table("delivery", "destination", "status", "attempts", "last error",
-                       title="deliveries")
+        console.print(content["data"].replace("\r", "\n").rstrip(), markup=False, highlight=False)
+    deliveries = Table(
+        "delivery", "destination", "status", "attempts", "last error", title="deliveries"
+    )
     for d in detail["deliveries"]:
-        deliveries.add_row(str(d["id"]), d["destination"], d["status"], str(d["attempts"]),
-                           d["last_error"] or "")
+        deliveries.add_row(
+            str(d["id"]), d["destination"], d["status"], str(d["attempts"]), d["last_error"] or ""
+        )
         for a in d["attempt_log"]:
-            deliveries.add_row("", f"  attempt {a['number']}", a["outcome"],
-                               f"{a['duration_ms']:.1f} ms", a["detail"])
+            deliveries.add_row(
+                "",
+                f"  attempt {a['number']}",
+                a["outcome"],
+                f"{a['duration_ms']:.1f} ms",
+                a["detail"],
+            )
     console.print(deliveries)
     audit = Table("at", "actor", "action", "delivery", "detail", title="audit trail")
     for e in detail["audit"]:

@@ -23,8 +23,9 @@ class DirectorySender:
 
     async def send(self, payload: bytes, item: Claimed) -> SendResult:
         try:
-            name = self._filename.render(msg={"id": item.message_id, **item.message},
-                                         delivery=item.delivery_id)
+            name = self._filename.render(
+                msg={"id": item.message_id, **item.message}, delivery=item.delivery_id
+            )
         except TemplateError as exc:
             return SendResult("fatal", f"file name template failed: {exc}")
         if not name or "/" in name or name.startswith("."):

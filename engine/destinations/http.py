@@ -8,8 +8,12 @@ from engine.config import HttpDestination
 from engine.destinations.base import SendResult, client_tls
 from engine.pipeline.items import Claimed
 
-CONTENT_TYPES = {"hl7v2": "x-application/hl7-v2+er7", "xml": "application/xml",
-                 "json": "application/json", "edifact": "application/edifact"}
+CONTENT_TYPES = {
+    "hl7v2": "x-application/hl7-v2+er7",
+    "xml": "application/xml",
+    "json": "application/json",
+    "edifact": "application/edifact",
+}
 
 
 class HttpSender:
@@ -21,8 +25,10 @@ class HttpSender:
     async def send(self, payload: bytes, item: Claimed) -> SendResult:
         content_type = CONTENT_TYPES.get(item.message["format"], "application/octet-stream")
         charset = item.message.get("charset")
-        headers = {"Content-Type": f"{content_type}; charset={charset}" if charset
-                   else content_type, "X-Kanal-Message-Id": str(item.message_id)}
+        headers = {
+            "Content-Type": f"{content_type}; charset={charset}" if charset else content_type,
+            "X-Kanal-Message-Id": str(item.message_id),
+        }
         headers.update(self._config.headers)
         try:
             response = await self._client.request(
@@ -31,8 +37,9 @@ class HttpSender:
         except httpx.ConnectError as exc:
             return SendResult("unreachable", f"cannot connect to {self._config.url}: {exc}")
         except httpx.TimeoutException:
-            return SendResult("transient", f"no answer from {self._config.url} within "
-                                           f"{self._config.timeout:g}s")
+            return SendResult(
+                "transient", f"no answer from {self._config.url} within {self._config.timeout:g}s"
+            )
         except httpx.HTTPError as exc:
             return SendResult("transient", f"HTTP error: {exc!r}")
         return self._classify(response)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from hl7.mllp import open_hl7_connection
 
@@ -42,8 +43,9 @@ class MllpSender:
             return await asyncio.wait_for(self._exchange(payload), self._config.timeout)
         except TimeoutError:
             await self.close()
-            return SendResult("transient", f"no ACK from {self._where} within "
-                                           f"{self._config.timeout:g}s")
+            return SendResult(
+                "transient", f"no ACK from {self._where} within {self._config.timeout:g}s"
+            )
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             await self.close()
             return SendResult("transient", f"connection to {self._where} failed: {exc!r}")
@@ -77,7 +79,5 @@ class MllpSender:
         writer, self._reader, self._writer = self._writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
-            except OSError:
-                pass

@@ -41,8 +41,9 @@ def parse_messages(raw: bytes) -> list[Parsed]:
     except hl7v2.HL7Error as exc:
         return [Parsed(raw, Metadata(format="hl7v2"), None, exc.reason, exc.code)]
     if not parts:
-        return [Parsed(raw, Metadata(format="hl7v2"), None, "HL7 batch contains no messages",
-                       "100")]
+        return [
+            Parsed(raw, Metadata(format="hl7v2"), None, "HL7 batch contains no messages", "100")
+        ]
     return [_parse_hl7(part) for part in parts]
 
 

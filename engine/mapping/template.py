@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -39,7 +39,7 @@ class _MappingFile(BaseModel):
 class TemplateMapping:
     name: str
     spec: _MappingSection
-    render: object  # jinja2.Template
+    render: Template
 
     def apply(self, msg: MessageView) -> bytes:
         if self.spec.source != "any" and msg.format != self.spec.source:
@@ -47,7 +47,7 @@ class TemplateMapping:
                 f"mapping {self.name!r} expects {self.spec.source} input, got {msg.format}"
             )
         try:
-            text = self.render.render(msg=msg)  # type: ignore[attr-defined]
+            text: str = self.render.render(msg=msg)
         except (TemplateError, ValueError, LookupError, TypeError) as exc:
             raise MappingError(f"mapping {self.name!r}: {exc}") from None
         if self.spec.target == "hl7v2":
@@ -56,8 +56,9 @@ class TemplateMapping:
         try:
             return text.encode(charset)
         except UnicodeEncodeError as exc:
-            raise MappingError(f"mapping {self.name!r}: output not encodable as {charset}: {exc}")
-
+            raise MappingError(
+                f"mapping {self.name!r}: output not encodable as {charset}: {exc}"
+            ) from None
 
 
 def load_mapping(mappings_dir: Path, name: str) -> TemplateMapping:

@@ -39,15 +39,19 @@ class Receiver:
         """Parse, route, commit (raises StoreUnavailable if the store cannot)."""
         now = time.time()
         parsed = parse_messages(raw)
-        incoming = [self._routed(Incoming(channel, p.raw, p.meta, origin, now, p.error,
-                                          p.parsed)) for p in parsed]
+        incoming = [
+            self._routed(Incoming(channel, p.raw, p.meta, origin, now, p.error, p.parsed))
+            for p in parsed
+        ]
         stored: list[Stored] = await self._writer.submit_many("receive", incoming)
         for item in incoming:
             if item.route is not None:
                 for delivery in item.route.deliveries:
                     self._notify(channel, delivery.destination)
-        return [Receipt(s.message_id, p, i.error)
-                for s, p, i in zip(stored, parsed, incoming, strict=True)]
+        return [
+            Receipt(s.message_id, p, i.error)
+            for s, p, i in zip(stored, parsed, incoming, strict=True)
+        ]
 
     def _routed(self, incoming: Incoming) -> Incoming:
         if incoming.error is None:

@@ -71,9 +71,9 @@ class DestinationWorker:
 
     async def _deliver_batch(self, claimed: list[Claimed]) -> None:
         count = len(self._lanes)
-        reachable = await asyncio.gather(*(
-            self._deliver_lane(lane, claimed[i::count]) for i, lane in enumerate(self._lanes)
-        ))
+        reachable = await asyncio.gather(
+            *(self._deliver_lane(lane, claimed[i::count]) for i, lane in enumerate(self._lanes))
+        )
         if not all(reachable):
             await self._settle_recording()
             await self._pause()
@@ -103,17 +103,22 @@ class DestinationWorker:
             log.exception("delivery.crashed", channel=self.channel, destination=self.name)
             result = SendResult("transient", f"{type(exc).__name__}: {exc}")
         self._track_health(result)
-        return decide(self._policy, item, result.verdict, result.detail, started, time.time(),
-                      result.response)
+        return decide(
+            self._policy, item, result.verdict, result.detail, started, time.time(), result.response
+        )
 
     def _track_health(self, result: SendResult) -> None:
         if result.verdict == "unreachable":
             self._outages += 1
             if self.healthy:
-                log.warning("destination.failing", channel=self.channel,
-                            destination=self.name, reason=result.detail)
+                log.warning(
+                    "destination.failing",
+                    channel=self.channel,
+                    destination=self.name,
+                    reason=result.detail,
+                )
             self.healthy = False
-        elif result.verdict != "unreachable" and not self.healthy:
+        elif not self.healthy:
             log.info("destination.recovered", channel=self.channel, destination=self.name)
             self.healthy, self._outages = True, 0
 

@@ -26,8 +26,9 @@ def _ack(receipt: Receipt) -> bytes:
     enhanced = message is not None and message.get("MSH-15").upper() in ENHANCED
     if receipt.error is None:
         return build_ack(message or parsed.raw, "CA" if enhanced else "AA")
-    return build_ack(message or parsed.raw, "CE" if enhanced else "AE", receipt.error,
-                     parsed.error_code or "207")
+    return build_ack(
+        message or parsed.raw, "CE" if enhanced else "AE", receipt.error, parsed.error_code or "207"
+    )
 
 
 def refuse(raw: bytes, reason: str, code: str = "207") -> bytes:

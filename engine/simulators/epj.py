@@ -42,8 +42,7 @@ class EpjSimulator:
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> EpjSimulator:
-        self._server = await start_hl7_server(self._serve, self.host, self.port,
-                                              reuse_address=True)
+        self._server = await start_hl7_server(self._serve, self.host, self.port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -104,8 +103,10 @@ async def serve(host: str, port: int, faults: Faults) -> None:
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await stop.wait()
     await simulator.stop()
-    print(json.dumps({"received": len(simulator.received),
-                      "duplicates": simulator.duplicates}), flush=True)
+    print(
+        json.dumps({"received": len(simulator.received), "duplicates": simulator.duplicates}),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
@@ -116,5 +117,6 @@ if __name__ == "__main__":
     parser.add_argument("--reject-marker", default="")
     parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port,
-                      Faults(args.fail_first, args.reject_marker, args.delay)))
+    asyncio.run(
+        serve(args.host, args.port, Faults(args.fail_first, args.reject_marker, args.delay))
+    )

@@ -17,12 +17,17 @@ class MllpClient:
         self._writer: asyncio.StreamWriter | None = None
 
     async def __aenter__(self) -> MllpClient:
-        self._reader, self._writer = await open_hl7_connection(self.host, self.port,
-                                                               limit=16 * 1024 * 1024)
+        self._reader, self._writer = await open_hl7_connection(
+            self.host, self.port, limit=16 * 1024 * 1024
+        )
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        trace: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         if self._writer is not None:
             self._writer.close()
 

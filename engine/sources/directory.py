@@ -49,8 +49,10 @@ class DirectoryPoller:
         return [
             path
             for path in self._folder.glob(self._pattern)
-            if path.is_file() and not path.name.startswith(".")
-            and not path.name.endswith((".tmp", ".part")) and path.stat().st_mtime <= cutoff
+            if path.is_file()
+            and not path.name.startswith(".")
+            and not path.name.endswith((".tmp", ".part"))
+            and path.stat().st_mtime <= cutoff
         ]
 
     async def _take(self, path: Path) -> None:

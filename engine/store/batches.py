@@ -71,19 +71,38 @@ def store_received(conn: Connection, items: list[Incoming]) -> list[Stored]:
         for d in item.route.deliveries
     ]
     delivery_ids = _queue_deliveries(conn, planned)
-    _INSERT_CONTENTS.run(conn, [
-        {"message_id": mid, "delivery_id": None, "stage": "raw", "data": item.raw,
-         "created_at": item.received_at}
-        for mid, item in zip(ids, items, strict=True)
-    ] + [
-        {"message_id": mid, "delivery_id": did, "stage": "transformed", "data": d.transformed,
-         "created_at": item.received_at}
-        for did, (mid, item, d) in zip(delivery_ids, planned, strict=True)
-        if d.transformed is not None
-    ])
-    _INSERT_AUDIT.run(conn, [
-        event for mid, item in zip(ids, items, strict=True) for event in _received_events(mid, item)
-    ])
+    _INSERT_CONTENTS.run(
+        conn,
+        [
+            {
+                "message_id": mid,
+                "delivery_id": None,
+                "stage": "raw",
+                "data": item.raw,
+                "created_at": item.received_at,
+            }
+            for mid, item in zip(ids, items, strict=True)
+        ]
+        + [
+            {
+                "message_id": mid,
+                "delivery_id": did,
+                "stage": "transformed",
+                "data": d.transformed,
+                "created_at": item.received_at,
+            }
+            for did, (mid, item, d) in zip(delivery_ids, planned, strict=True)
+            if d.transformed is not None
+        ],
+    )
+    _INSERT_AUDIT.run(
+        conn,
+        [
+            event
+            for mid, item in zip(ids, items, strict=True)
+            for event in _received_events(mid, item)
+        ],
+    )
     by_message: dict[int, list[int]] = {mid: [] for mid in ids}
     for did, (mid, _, _) in zip(delivery_ids, planned, strict=True):
         by_message[mid].append(did)
@@ -116,23 +135,47 @@ def _message_row(item: Incoming) -> dict[str, Any]:
 def _queue_deliveries(conn: Connection, planned: list[tuple[int, Incoming, Any]]) -> list[int]:
     if not planned:
         return []
-    return _INSERT_DELIVERIES.run_returning_ids(conn, [
-        {"message_id": mid, "channel": item.channel, "destination": d.destination,
-         "status": DeliveryStatus.QUEUED, "attempts": 0, "next_attempt_at": item.received_at,
-         "lease_until": None, "last_error": None, "created_at": item.received_at,
-         "updated_at": item.received_at}
-        for mid, item, d in planned
-    ])
+    return _INSERT_DELIVERIES.run_returning_ids(
+        conn,
+        [
+            {
+                "message_id": mid,
+                "channel": item.channel,
+                "destination": d.destination,
+                "status": DeliveryStatus.QUEUED,
+                "attempts": 0,
+                "next_attempt_at": item.received_at,
+                "lease_until": None,
+                "last_error": None,
+                "created_at": item.received_at,
+                "updated_at": item.received_at,
+            }
+            for mid, item, d in planned
+        ],
+    )
 
 
 def _received_events(message_id: int, item: Incoming) -> list[dict[str, Any]]:
     """RECEIVED by the source, then the routing verdict (or why it is ERROR)."""
-    received = {"at": item.received_at, "actor": f"source:{item.origin}", "action": "RECEIVED",
-                "message_id": message_id, "delivery_id": None, "detail": ""}
+    received = {
+        "at": item.received_at,
+        "actor": f"source:{item.origin}",
+        "action": "RECEIVED",
+        "message_id": message_id,
+        "delivery_id": None,
+        "detail": "",
+    }
     route = item.route
     if route is None:  # could not be parsed
-        return [received, {**received, "actor": SYSTEM, "action": MessageStatus.ERROR,
-                           "detail": item.error or ""}]
+        return [
+            received,
+            {
+                **received,
+                "actor": SYSTEM,
+                "action": MessageStatus.ERROR,
+                "detail": item.error or "",
+            },
+        ]
     detail = route.detail
     if route.deliveries and not item.error:
         detail = "to " + ", ".join(d.destination for d in route.deliveries)
@@ -157,8 +200,7 @@ def _claim(conn: Connection, request: ClaimRequest) -> list[Claimed]:
                     deliveries.c.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.RETRYING]),
                     deliveries.c.next_attempt_at <= now,
                 ),
-                and_(deliveries.c.status == DeliveryStatus.SENDING,
-                     deliveries.c.lease_until < now),
+                and_(deliveries.c.status == DeliveryStatus.SENDING, deliveries.c.lease_until < now),
             ),
         )
         .order_by(deliveries.c.id)
@@ -170,24 +212,22 @@ def _claim(conn: Connection, request: ClaimRequest) -> list[Claimed]:
         update(deliveries)
         .where(deliveries.c.id.in_(due.scalar_subquery()))
         .values(status=DeliveryStatus.SENDING, lease_until=now + request.lease, updated_at=now)
-        .returning(deliveries.c.id, deliveries.c.message_id, deliveries.c.attempts,
-                   deliveries.c.created_at)
+        .returning(
+            deliveries.c.id, deliveries.c.message_id, deliveries.c.attempts, deliveries.c.created_at
+        )
     ).all()
-    if not claimed:
-        return []
-    claimed.sort()
-    return _with_payloads(conn, claimed)
+    return _with_payloads(conn, sorted(claimed)) if claimed else []
 
 
 def _with_payloads(conn: Connection, claimed: list[Any]) -> list[Claimed]:
     delivery_ids = [row.id for row in claimed]
     message_ids = list({row.message_id for row in claimed})
     stored = conn.execute(
-        select(contents.c.message_id, contents.c.delivery_id, contents.c.stage, contents.c.data)
-        .where(
+        select(
+            contents.c.message_id, contents.c.delivery_id, contents.c.stage, contents.c.data
+        ).where(
             or_(
-                and_(contents.c.delivery_id.in_(delivery_ids),
-                     contents.c.stage == "transformed"),
+                and_(contents.c.delivery_id.in_(delivery_ids), contents.c.stage == "transformed"),
                 and_(contents.c.message_id.in_(message_ids), contents.c.stage == "raw"),
             )
         )
@@ -197,10 +237,17 @@ def _with_payloads(conn: Connection, claimed: list[Any]) -> list[Claimed]:
     meta = {
         row.id: dict(row._mapping)
         for row in conn.execute(
-            select(messages.c.id, messages.c.channel, messages.c.format, messages.c.type,
-                   messages.c.control_id, messages.c.sender, messages.c.receiver,
-                   messages.c.charset, messages.c.received_at)
-            .where(messages.c.id.in_(message_ids))
+            select(
+                messages.c.id,
+                messages.c.channel,
+                messages.c.format,
+                messages.c.type,
+                messages.c.control_id,
+                messages.c.sender,
+                messages.c.receiver,
+                messages.c.charset,
+                messages.c.received_at,
+            ).where(messages.c.id.in_(message_ids))
         )
     }
     return [
@@ -219,28 +266,62 @@ def _with_payloads(conn: Connection, claimed: list[Any]) -> list[Claimed]:
 def record_outcomes(conn: Connection, outcomes: list[Outcome]) -> list[None]:
     """Record attempts, the deliveries' new states, responses and audit events."""
     now = time.time()
-    _INSERT_ATTEMPTS.run(conn, [
-        {"delivery_id": o.delivery_id, "number": o.attempts, "started_at": o.started_at,
-         "duration_ms": o.duration_ms, "outcome": o.verdict, "detail": o.detail}
-        for o in outcomes
-    ])
-    _FINISH_ATTEMPT.run(conn, [
-        {"did": o.delivery_id, "new_status": o.status, "n": o.attempts,
-         "next_at": o.next_attempt_at, "err": None if o.verdict == "ok" else o.detail,
-         "now": now}
-        for o in outcomes
-    ])
-    _INSERT_CONTENTS.run(conn, [
-        {"message_id": o.message_id, "delivery_id": o.delivery_id, "stage": "response",
-         "data": o.response, "created_at": now}
-        for o in outcomes
-        if o.response
-    ])
-    _INSERT_AUDIT.run(conn, [
-        {"at": now, "actor": SYSTEM, "action": o.status, "message_id": o.message_id,
-         "delivery_id": o.delivery_id, "detail": o.detail}
-        for o in outcomes
-    ])
+    _INSERT_ATTEMPTS.run(
+        conn,
+        [
+            {
+                "delivery_id": o.delivery_id,
+                "number": o.attempts,
+                "started_at": o.started_at,
+                "duration_ms": o.duration_ms,
+                "outcome": o.verdict,
+                "detail": o.detail,
+            }
+            for o in outcomes
+        ],
+    )
+    _FINISH_ATTEMPT.run(
+        conn,
+        [
+            {
+                "did": o.delivery_id,
+                "new_status": o.status,
+                "n": o.attempts,
+                "next_at": o.next_attempt_at,
+                "err": None if o.verdict == "ok" else o.detail,
+                "now": now,
+            }
+            for o in outcomes
+        ],
+    )
+    _INSERT_CONTENTS.run(
+        conn,
+        [
+            {
+                "message_id": o.message_id,
+                "delivery_id": o.delivery_id,
+                "stage": "response",
+                "data": o.response,
+                "created_at": now,
+            }
+            for o in outcomes
+            if o.response
+        ],
+    )
+    _INSERT_AUDIT.run(
+        conn,
+        [
+            {
+                "at": now,
+                "actor": SYSTEM,
+                "action": o.status,
+                "message_id": o.message_id,
+                "delivery_id": o.delivery_id,
+                "detail": o.detail,
+            }
+            for o in outcomes
+        ],
+    )
     return [None] * len(outcomes)
 
 

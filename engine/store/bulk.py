@@ -56,4 +56,3 @@ class BulkInsert:
         self._bulk.run(conn, rows)
         last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
         return list(range(last - len(rows) + 1, last + 1))
-

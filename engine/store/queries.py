@@ -25,9 +25,17 @@ class SearchFilter:
 
 
 SUMMARY_COLUMNS = (
-    messages.c.id, messages.c.channel, messages.c.status, messages.c.format, messages.c.type,
-    messages.c.control_id, messages.c.sender, messages.c.receiver, messages.c.cpr,
-    messages.c.received_at, messages.c.error,
+    messages.c.id,
+    messages.c.channel,
+    messages.c.status,
+    messages.c.format,
+    messages.c.type,
+    messages.c.control_id,
+    messages.c.sender,
+    messages.c.receiver,
+    messages.c.cpr,
+    messages.c.received_at,
+    messages.c.error,
 )
 
 
@@ -61,14 +69,13 @@ def message_detail(conn: Connection, message_id: int) -> dict[str, Any] | None:
     detail["contents"] = [
         dict(r._mapping)
         for r in conn.execute(
-            select(contents.c.stage, contents.c.delivery_id, contents.c.data,
-                   contents.c.created_at)
-            .where(contents.c.message_id == message_id).order_by(contents.c.id)
+            select(contents.c.stage, contents.c.delivery_id, contents.c.data, contents.c.created_at)
+            .where(contents.c.message_id == message_id)
+            .order_by(contents.c.id)
         )
     ]
     delivery_rows = conn.execute(
-        select(deliveries).where(deliveries.c.message_id == message_id)
-        .order_by(deliveries.c.id)
+        select(deliveries).where(deliveries.c.message_id == message_id).order_by(deliveries.c.id)
     ).all()
     detail["deliveries"] = []
     for delivery in delivery_rows:
@@ -76,18 +83,30 @@ def message_detail(conn: Connection, message_id: int) -> dict[str, Any] | None:
         item["attempt_log"] = [
             dict(a._mapping)
             for a in conn.execute(
-                select(attempts.c.number, attempts.c.started_at, attempts.c.duration_ms,
-                       attempts.c.outcome, attempts.c.detail)
-                .where(attempts.c.delivery_id == delivery.id).order_by(attempts.c.id)
+                select(
+                    attempts.c.number,
+                    attempts.c.started_at,
+                    attempts.c.duration_ms,
+                    attempts.c.outcome,
+                    attempts.c.detail,
+                )
+                .where(attempts.c.delivery_id == delivery.id)
+                .order_by(attempts.c.id)
             )
         ]
         detail["deliveries"].append(item)
     detail["audit"] = [
         dict(a._mapping)
         for a in conn.execute(
-            select(audit_events.c.at, audit_events.c.actor, audit_events.c.action,
-                   audit_events.c.delivery_id, audit_events.c.detail)
-            .where(audit_events.c.message_id == message_id).order_by(audit_events.c.id)
+            select(
+                audit_events.c.at,
+                audit_events.c.actor,
+                audit_events.c.action,
+                audit_events.c.delivery_id,
+                audit_events.c.detail,
+            )
+            .where(audit_events.c.message_id == message_id)
+            .order_by(audit_events.c.id)
         )
     ]
     return detail

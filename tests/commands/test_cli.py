@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from conftest import FIXTURES, eventually, message_rows, write_config
 from typer.testing import CliRunner
 
-from conftest import FIXTURES, eventually, message_rows, write_config
 from engine.cli import app
 from engine.simulators.mllp_client import send_all
 
@@ -14,7 +14,8 @@ runner = CliRunner(env={"COLUMNS": "200"})
 ADMIT = FIXTURES / "hl7v2" / "adt_a01_admit.hl7"
 LAB = FIXTURES / "hl7v2" / "oru_r01_lab.hl7"
 
-CHANNELS = {"adt": """
+CHANNELS = {
+    "adt": """
     [channel]
     name = "adt"
     description = "admissions"
@@ -25,7 +26,8 @@ CHANNELS = {"adt": """
     name = "archive"
     type = "directory"
     path = "out"
-"""}
+"""
+}
 
 
 def kanal(*args: str):
@@ -40,8 +42,16 @@ def test_channels_list_and_validate(tmp_path):
 
 
 def test_validate_reports_a_missing_mapping(tmp_path):
-    config = str(write_config(tmp_path, {"adt": CHANNELS["adt"].replace(
-        'path = "out"', 'path = "out"\n    mapping = "does-not-exist"')}))
+    config = str(
+        write_config(
+            tmp_path,
+            {
+                "adt": CHANNELS["adt"].replace(
+                    'path = "out"', 'path = "out"\n    mapping = "does-not-exist"'
+                )
+            },
+        )
+    )
     result = runner.invoke(app, ["channels", "validate", "--config", config])
     assert result.exit_code == 2
     assert "mapping 'does-not-exist'" in result.stderr
@@ -62,33 +72,72 @@ def test_inspect_prints_metadata_and_refuses_garbage(tmp_path):
 
 async def test_search_and_show(start_engine, tmp_path):
     engine = await start_engine(CHANNELS)
-    await send_all("127.0.0.1", engine.listeners["adt"].port,
-                   [ADMIT.read_bytes(), LAB.read_bytes()])
-    await eventually(lambda: all(r.status == "ROUTED" for r in message_rows(engine))
-                     and len(message_rows(engine)) == 2)
+    await send_all(
+        "127.0.0.1", engine.listeners["adt"].port, [ADMIT.read_bytes(), LAB.read_bytes()]
+    )
+    await eventually(
+        lambda: (
+            all(r.status == "ROUTED" for r in message_rows(engine))
+            and len(message_rows(engine)) == 2
+        )
+    )
     config = str(tmp_path / "engine.toml")
     cpr = message_rows(engine)[0].cpr
 
-    found = json.loads(kanal("messages", "search", "--config", config, "--type", "ADT^A01",
-                             "--format", "json").stdout)
+    found = json.loads(
+        kanal(
+            "messages", "search", "--config", config, "--type", "ADT^A01", "--format", "json"
+        ).stdout
+    )
     assert [m["type"] for m in found] == ["ADT^A01"]
     assert found[0]["cpr"] == f"{cpr[:6]}-****"  # masked unless revealed
-    by_cpr = json.loads(kanal("messages", "search", "--config", config, "--cpr",
-                              f"{cpr[:6]}-{cpr[6:]}", "--reveal", "--format", "json").stdout)
+    by_cpr = json.loads(
+        kanal(
+            "messages",
+            "search",
+            "--config",
+            config,
+            "--cpr",
+            f"{cpr[:6]}-{cpr[6:]}",
+            "--reveal",
+            "--format",
+            "json",
+        ).stdout
+    )
     assert {m["cpr"] for m in by_cpr} == {cpr}
-    assert json.loads(kanal("messages", "search", "--config", config, "--since", "1h",
-                            "--status", "routed", "--format", "json").stdout)
-    assert json.loads(kanal("messages", "search", "--config", config, "--until", "1h",
-                            "--format", "json").stdout) == []
+    assert json.loads(
+        kanal(
+            "messages",
+            "search",
+            "--config",
+            config,
+            "--since",
+            "1h",
+            "--status",
+            "routed",
+            "--format",
+            "json",
+        ).stdout
+    )
+    assert (
+        json.loads(
+            kanal(
+                "messages", "search", "--config", config, "--until", "1h", "--format", "json"
+            ).stdout
+        )
+        == []
+    )
 
     table = kanal("messages", "search", "--config", config)
     assert "ADT^A01" in table.stdout and "2 message(s)" in table.stdout
 
     message_id = str(found[0]["id"])
-    await eventually(lambda: "SENT" in kanal("messages", "show", message_id, "--config",
-                                             config).stdout)
-    shown = json.loads(kanal("messages", "show", message_id, "--config", config,
-                             "--format", "json").stdout)
+    await eventually(
+        lambda: "SENT" in kanal("messages", "show", message_id, "--config", config).stdout
+    )
+    shown = json.loads(
+        kanal("messages", "show", message_id, "--config", config, "--format", "json").stdout
+    )
     assert [c["stage"] for c in shown["contents"]] == ["raw"]
     assert shown["contents"][0]["data"].startswith("MSH|")
     assert shown["deliveries"][0]["attempt_log"][0]["outcome"] == "ok"

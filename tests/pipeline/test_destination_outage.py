@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 
 from conftest import delivery_count, eventually, hl7
+
 from engine.simulators.mllp_client import send_all
 
 
 async def test_outage_then_recovery(start_engine, epj, tmp_path):
     await epj.stop()  # EPJ is down before the first message arrives
-    engine = await start_engine({"adt": f"""
+    engine = await start_engine(
+        {
+            "adt": f"""
         [channel]
         name = "adt"
         [source]
@@ -25,8 +28,10 @@ async def test_outage_then_recovery(start_engine, epj, tmp_path):
         [[destination]]
         name = "archive"
         type = "directory"
-        path = "{tmp_path / 'archive'}"
-    """})
+        path = "{tmp_path / "archive"}"
+    """
+        }
+    )
     ids = [f"OUT-{i:03d}" for i in range(50)]
     await send_all("127.0.0.1", engine.listeners["adt"].port, [hl7(i) for i in ids])
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import eventually, hl7, message_rows
+
 from engine.config import ConfigError
 from engine.mapping.hl7_edit import with_fields
 from engine.pipeline.expressions import compile_filter
@@ -23,12 +23,14 @@ def test_with_fields_replaces_whole_fields_and_pads():
 
 
 def test_filter_syntax_errors_name_the_place():
-    with pytest.raises(ConfigError, match="channel 'adt' filter.when"):
+    with pytest.raises(ConfigError, match=r"channel 'adt' filter\.when"):
         compile_filter("msg.type ==", "channel 'adt' filter.when")
 
 
 async def test_filters_and_mapping_end_to_end(start_engine, epj, tmp_path):
-    engine = await start_engine({"lab": f"""
+    engine = await start_engine(
+        {
+            "lab": f"""
         [channel]
         name = "lab"
         [source]
@@ -45,13 +47,19 @@ async def test_filters_and_mapping_end_to_end(start_engine, epj, tmp_path):
         [[destination]]
         name = "copy"
         type = "directory"
-        path = "{tmp_path / 'copy'}"
-    """})
+        path = "{tmp_path / "copy"}"
+    """
+        }
+    )
     port = engine.listeners["lab"].port
-    await send_all("127.0.0.1", port, [
-        hl7("IN-1"),                        # inpatient: both destinations
-        hl7("UPD-1", msg_type="ADT^A08"),   # channel filter drops it
-    ])
+    await send_all(
+        "127.0.0.1",
+        port,
+        [
+            hl7("IN-1"),  # inpatient: both destinations
+            hl7("UPD-1", msg_type="ADT^A08"),  # channel filter drops it
+        ],
+    )
     await epj.wait_for(1)
     [delivered] = epj.messages
     msh = delivered.split(b"\r")[0].split(b"|")
@@ -63,11 +71,15 @@ async def test_filters_and_mapping_end_to_end(start_engine, epj, tmp_path):
 
 async def test_failing_mapping_marks_the_message_error(start_engine, tmp_path):
     mappings = tmp_path / "mappings" / "broken"
-    engine_toml = f'[api]\nlisten = "127.0.0.1:0"\n[engine]\nmappings_dir = "{tmp_path / "mappings"}"\n'
+    engine_toml = (
+        f'[api]\nlisten = "127.0.0.1:0"\n[engine]\nmappings_dir = "{tmp_path / "mappings"}"\n'
+    )
     mappings.mkdir(parents=True)
     (mappings / "mapping.toml").write_text('[mapping]\nsource = "hl7v2"\ntarget = "hl7v2"\n')
     (mappings / "template.j2").write_text("{{ msg.no_such_field }}\n")
-    engine = await start_engine({"adt": f"""
+    engine = await start_engine(
+        {
+            "adt": f"""
         [channel]
         name = "adt"
         [source]
@@ -76,9 +88,12 @@ async def test_failing_mapping_marks_the_message_error(start_engine, tmp_path):
         [[destination]]
         name = "out"
         type = "directory"
-        path = "{tmp_path / 'out'}"
+        path = "{tmp_path / "out"}"
         mapping = "broken"
-    """}, engine_toml)
+    """
+        },
+        engine_toml,
+    )
     [ack] = await send_all("127.0.0.1", engine.listeners["adt"].port, [hl7("MAP-1")])
     code, control_id, text = parse_ack(ack)
     assert (code, control_id) == ("AE", "MAP-1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conftest import delivery_count, eventually, hl7
+
 from engine.simulators.epj import Faults
 from engine.simulators.mllp_client import send_all
 from engine.store.database import open_database
@@ -10,7 +11,8 @@ from engine.store.queries import message_detail
 
 
 def channel(port: int, retry: str) -> dict[str, str]:
-    return {"adt": f"""
+    return {
+        "adt": f"""
         [channel]
         name = "adt"
         [source]
@@ -21,13 +23,14 @@ def channel(port: int, retry: str) -> dict[str, str]:
         type = "mllp"
         port = {port}
         retry = {retry}
-    """}
+    """
+    }
 
 
 async def test_transient_rejections_are_retried_until_accepted(start_engine, epj):
     epj.faults = Faults(fail_first=2)  # AR, AR, then AA
     engine = await start_engine(channel(epj.port, '{ initial = "50ms", max = "100ms" }'))
-    [ack] = await send_all("127.0.0.1", engine.listeners["adt"].port, [hl7("RETRY-1")])
+    await send_all("127.0.0.1", engine.listeners["adt"].port, [hl7("RETRY-1")])
 
     await epj.wait_for(1)
     await eventually(lambda: delivery_count(engine, "SENT") == 1)

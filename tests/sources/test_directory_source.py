@@ -21,7 +21,9 @@ async def test_files_move_to_done_or_error(start_engine, tmp_path):
     for path in (good, bad):
         os.utime(path, (past, past))
 
-    engine = await start_engine({"referrals": f"""
+    engine = await start_engine(
+        {
+            "referrals": f"""
         [channel]
         name = "referrals"
         [source]
@@ -33,10 +35,15 @@ async def test_files_move_to_done_or_error(start_engine, tmp_path):
         name = "out"
         type = "directory"
         path = "{out}"
-    """})
+    """
+        }
+    )
 
-    await eventually(lambda: (inbox / "done" / "admit.hl7").exists()
-                     and (inbox / "error" / "broken.hl7").exists())
+    await eventually(
+        lambda: (
+            (inbox / "done" / "admit.hl7").exists() and (inbox / "error" / "broken.hl7").exists()
+        )
+    )
     reason = (inbox / "error" / "broken.hl7.error.txt").read_text()
     assert "MSH" in reason
     assert ignored.exists()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import httpx
-
 from conftest import FIXTURES, message_rows
 
-CHANNELS = {"adt": """
+CHANNELS = {
+    "adt": """
     [channel]
     name = "adt"
     [source]
@@ -16,7 +16,8 @@ CHANNELS = {"adt": """
     name = "archive"
     type = "directory"
     path = "out"
-"""}
+"""
+}
 
 
 async def post(engine, channel: str, body: bytes) -> httpx.Response:

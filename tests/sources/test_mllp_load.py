@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from conftest import delivery_count, eventually, hl7
+
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import send_all
 
 
 async def test_thousand_messages_over_ten_connections(start_engine, epj):
-    engine = await start_engine({"adt": f"""
+    engine = await start_engine(
+        {
+            "adt": f"""
         [channel]
         name = "adt"
         [source]
@@ -20,7 +23,9 @@ async def test_thousand_messages_over_ten_connections(start_engine, epj):
         name = "epj"
         type = "mllp"
         port = {epj.port}
-    """})
+    """
+        }
+    )
     port = engine.listeners["adt"].port
     batches = [[hl7(f"C{conn:02d}-{i:03d}") for i in range(100)] for conn in range(10)]
 
@@ -34,4 +39,3 @@ async def test_thousand_messages_over_ten_connections(start_engine, epj):
     assert set(epj.received) == set(sent_ids)
     assert epj.duplicates == 0
     await eventually(lambda: delivery_count(engine, "SENT") == 1000)
-

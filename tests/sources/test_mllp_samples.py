@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED, hl7, message_rows
+
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import MllpClient
 
@@ -14,7 +14,8 @@ SAMPLES = sorted((SHARED / "samples" / "hl7v2").rglob("*.hl7")) + sorted(
     (SHARED / "samples" / "hl7v2").rglob("*.er7")
 )
 
-CHANNEL = {"inbox": """
+CHANNEL = {
+    "inbox": """
     [channel]
     name = "inbox"
     [source]
@@ -24,7 +25,8 @@ CHANNEL = {"inbox": """
     name = "archive"
     type = "directory"
     path = "out"
-"""}
+"""
+}
 
 
 def test_samples_are_there():
