@@ -188,6 +188,7 @@ class QueueSection(Strict):
 class ApiSection(Strict):
     listen: str = "127.0.0.1:8080"
     enabled: bool = True
+    tls: TLSConfig | None = None  # cert + key to serve HTTPS; ca to require client certs
 
     @property
     def host(self) -> str:

@@ -103,9 +103,7 @@ class Engine:
         from engine.api.app import create_app
         from engine.api.server import embedded_server
 
-        self._api_server = embedded_server(
-            create_app(self), self.config.api.host, self.config.api.port
-        )
+        self._api_server = embedded_server(create_app(self), self.config.api)
         self._spawn(self._api_server.serve(), "api")
         while not self._api_server.started:
             await asyncio.sleep(0.01)

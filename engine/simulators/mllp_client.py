@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from types import TracebackType
 
 from hl7.mllp import open_hl7_connection
@@ -11,14 +12,16 @@ from hl7.mllp import open_hl7_connection
 class MllpClient:
     """One persistent connection; `exchange` sends a frame and waits for the reply."""
 
-    def __init__(self, host: str, port: int, timeout: float = 30.0):
-        self.host, self.port, self.timeout = host, port, timeout
+    def __init__(
+        self, host: str, port: int, timeout: float = 30.0, tls: ssl.SSLContext | None = None
+    ):
+        self.host, self.port, self.timeout, self.tls = host, port, timeout, tls
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
     async def __aenter__(self) -> MllpClient:
         self._reader, self._writer = await open_hl7_connection(
-            self.host, self.port, limit=16 * 1024 * 1024
+            self.host, self.port, limit=16 * 1024 * 1024, ssl=self.tls
         )
         return self
 
