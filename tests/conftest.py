@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import textwrap
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -102,3 +103,29 @@ def delivery_count(engine: Engine, status: str, destination: str | None = None) 
 def message_rows(engine: Engine) -> list[Any]:
     with engine.database.connect() as conn:
         return list(conn.execute(select(messages).order_by(messages.c.id)))
+
+
+def mllp_in(name: str, *destinations: str, port: int = 0, extra: str = "") -> dict[str, str]:
+    """A channel with an MLLP source (a free port by default) and the given destinations."""
+    head = f'[channel]\nname = "{name}"\n[source]\ntype = "mllp"\nport = {port}\n{extra}\n'
+    return {name: head + "\n".join(destinations)}
+
+
+def to_mllp(name: str, port: int, **keys: str) -> str:
+    """A [[destination]] table of type mllp; keys are extra TOML values, written as-is."""
+    return _destination(name, "mllp", f"port = {port}", keys)
+
+
+def to_directory(name: str, path: Path | str, **keys: str) -> str:
+    return _destination(name, "directory", f'path = "{path}"', keys)
+
+
+def _destination(name: str, kind: str, where: str, keys: dict[str, str]) -> str:
+    extra = "".join(f"{key} = {value}\n" for key, value in keys.items())
+    return f'[[destination]]\nname = "{name}"\ntype = "{kind}"\n{where}\n{extra}'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

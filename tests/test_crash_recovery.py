@@ -6,23 +6,16 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import eventually, hl7, write_config
+from conftest import eventually, free_port, hl7, mllp_in, to_mllp, write_config
 
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import MllpClient
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def start_engine_process(config: Path, port: int) -> asyncio.subprocess.Process:
@@ -64,20 +57,9 @@ async def test_sigkill_mid_load_loses_nothing_acknowledged(tmp_path, epj):
     port = free_port()
     config = write_config(
         tmp_path,
-        {
-            "adt": f"""
-        [channel]
-        name = "adt"
-        [source]
-        type = "mllp"
-        port = {port}
-        [[destination]]
-        name = "epj"
-        type = "mllp"
-        port = {epj.port}
-        retry = {{ initial = "100ms", max = "500ms" }}
-    """
-        },
+        mllp_in(
+            "adt", to_mllp("epj", epj.port, retry='{ initial = "100ms", max = "500ms" }'), port=port
+        ),
         '[api]\nenabled = false\n[queue]\npoll = "100ms"\n',
     )
     acked: list[str] = []

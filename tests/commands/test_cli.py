@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import FIXTURES, eventually, message_rows, write_config
+from conftest import FIXTURES, eventually, message_rows, mllp_in, to_directory, write_config
 from typer.testing import CliRunner
 
 from engine.cli import app
@@ -14,20 +14,7 @@ runner = CliRunner(env={"COLUMNS": "200"})
 ADMIT = FIXTURES / "hl7v2" / "adt_a01_admit.hl7"
 LAB = FIXTURES / "hl7v2" / "oru_r01_lab.hl7"
 
-CHANNELS = {
-    "adt": """
-    [channel]
-    name = "adt"
-    description = "admissions"
-    [source]
-    type = "mllp"
-    port = 0
-    [[destination]]
-    name = "archive"
-    type = "directory"
-    path = "out"
-"""
-}
+CHANNELS = mllp_in("adt", to_directory("archive", "out"))
 
 
 def kanal(*args: str):

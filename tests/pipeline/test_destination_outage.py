@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import delivery_count, eventually, hl7
+from conftest import delivery_count, eventually, hl7, mllp_in, to_directory, to_mllp
 
 from engine.simulators.mllp_client import send_all
 
@@ -13,24 +13,13 @@ from engine.simulators.mllp_client import send_all
 async def test_outage_then_recovery(start_engine, epj, tmp_path):
     await epj.stop()  # EPJ is down before the first message arrives
     engine = await start_engine(
-        {
-            "adt": f"""
-        [channel]
-        name = "adt"
-        [source]
-        type = "mllp"
-        port = 0
-        [[destination]]
-        name = "epj"
-        type = "mllp"
-        port = {epj.port}
-        retry = {{ max_attempts = 3, initial = "100ms", max = "300ms" }}
-        [[destination]]
-        name = "archive"
-        type = "directory"
-        path = "{tmp_path / "archive"}"
-    """
-        }
+        mllp_in(
+            "adt",
+            to_mllp(
+                "epj", epj.port, retry='{ max_attempts = 3, initial = "100ms", max = "300ms" }'
+            ),
+            to_directory("archive", tmp_path / "archive"),
+        )
     )
     ids = [f"OUT-{i:03d}" for i in range(50)]
     await send_all("127.0.0.1", engine.listeners["adt"].port, [hl7(i) for i in ids])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import eventually, hl7, message_rows
+from conftest import eventually, hl7, message_rows, mllp_in, to_directory, to_mllp
 
 from engine.config import ConfigError
 from engine.mapping.hl7_edit import with_fields
@@ -29,27 +29,12 @@ def test_filter_syntax_errors_name_the_place():
 
 async def test_filters_and_mapping_end_to_end(start_engine, epj, tmp_path):
     engine = await start_engine(
-        {
-            "lab": f"""
-        [channel]
-        name = "lab"
-        [source]
-        type = "mllp"
-        port = 0
-        [filter]
-        when = "msg.type != 'ADT^A08'"
-        [[destination]]
-        name = "epj"
-        type = "mllp"
-        port = {epj.port}
-        mapping = "hl7-to-epj"
-        when = "msg.get('PV1-2') == 'I'"
-        [[destination]]
-        name = "copy"
-        type = "directory"
-        path = "{tmp_path / "copy"}"
-    """
-        }
+        mllp_in(
+            "lab",
+            to_mllp("epj", epj.port, mapping='"hl7-to-epj"', when="\"msg.get('PV1-2') == 'I'\""),
+            to_directory("copy", tmp_path / "copy"),
+            extra="[filter]\nwhen = \"msg.type != 'ADT^A08'\"",
+        )
     )
     port = engine.listeners["lab"].port
     await send_all(
@@ -78,21 +63,7 @@ async def test_failing_mapping_marks_the_message_error(start_engine, tmp_path):
     (mappings / "mapping.toml").write_text('[mapping]\nsource = "hl7v2"\ntarget = "hl7v2"\n')
     (mappings / "template.j2").write_text("{{ msg.no_such_field }}\n")
     engine = await start_engine(
-        {
-            "adt": f"""
-        [channel]
-        name = "adt"
-        [source]
-        type = "mllp"
-        port = 0
-        [[destination]]
-        name = "out"
-        type = "directory"
-        path = "{tmp_path / "out"}"
-        mapping = "broken"
-    """
-        },
-        engine_toml,
+        mllp_in("adt", to_directory("out", tmp_path / "out", mapping='"broken"')), engine_toml
     )
     [ack] = await send_all("127.0.0.1", engine.listeners["adt"].port, [hl7("MAP-1")])
     code, control_id, text = parse_ack(ack)

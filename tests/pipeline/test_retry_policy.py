@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import delivery_count, eventually, hl7
+from conftest import delivery_count, eventually, hl7, mllp_in, to_mllp
 
 from engine.simulators.epj import Faults
 from engine.simulators.mllp_client import send_all
@@ -11,20 +11,7 @@ from engine.store.queries import message_detail
 
 
 def channel(port: int, retry: str) -> dict[str, str]:
-    return {
-        "adt": f"""
-        [channel]
-        name = "adt"
-        [source]
-        type = "mllp"
-        port = 0
-        [[destination]]
-        name = "epj"
-        type = "mllp"
-        port = {port}
-        retry = {retry}
-    """
-    }
+    return mllp_in("adt", to_mllp("epj", port, retry=retry))
 
 
 async def test_transient_rejections_are_retried_until_accepted(start_engine, epj):

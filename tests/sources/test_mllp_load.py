@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import delivery_count, eventually, hl7
+from conftest import delivery_count, eventually, hl7, mllp_in, to_mllp
 
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import send_all
 
 
 async def test_thousand_messages_over_ten_connections(start_engine, epj):
-    engine = await start_engine(
-        {
-            "adt": f"""
-        [channel]
-        name = "adt"
-        [source]
-        type = "mllp"
-        port = 0
-        [[destination]]
-        name = "epj"
-        type = "mllp"
-        port = {epj.port}
-    """
-        }
-    )
+    engine = await start_engine(mllp_in("adt", to_mllp("epj", epj.port)))
     port = engine.listeners["adt"].port
     batches = [[hl7(f"C{conn:02d}-{i:03d}") for i in range(100)] for conn in range(10)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, hl7, message_rows
+from conftest import SHARED, hl7, message_rows, mllp_in, to_directory
 
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import MllpClient
@@ -14,19 +14,7 @@ SAMPLES = sorted((SHARED / "samples" / "hl7v2").rglob("*.hl7")) + sorted(
     (SHARED / "samples" / "hl7v2").rglob("*.er7")
 )
 
-CHANNEL = {
-    "inbox": """
-    [channel]
-    name = "inbox"
-    [source]
-    type = "mllp"
-    port = 0
-    [[destination]]
-    name = "archive"
-    type = "directory"
-    path = "out"
-"""
-}
+CHANNEL = mllp_in("inbox", to_directory("archive", "out"))
 
 
 def test_samples_are_there():

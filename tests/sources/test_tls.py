@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 import subprocess
 
 import httpx
 import pytest
+from conftest import delivery_count, eventually, free_port, hl7
 
-from conftest import delivery_count, eventually, hl7
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import MllpClient
 
@@ -42,12 +41,6 @@ def certificate(tmp_path_factory) -> tuple[str, str]:
         capture_output=True,
     )
     return str(cert), str(key)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_tls_source_destination_and_api(start_engine, certificate, tmp_path):
