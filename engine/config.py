@@ -264,6 +264,26 @@ def substitute_env(value: Any, where: str) -> Any:
     return value
 
 
+def _resolve_paths(channel: ChannelConfig, base: Path) -> ChannelConfig:
+    def absolute(value: str) -> str:
+        return str(base / value) if value and not Path(value).is_absolute() else value
+
+    def fix(model: Any) -> Any:
+        update: dict[str, Any] = {}
+        if isinstance(model, DirectorySource | DirectoryDestination):
+            update["path"] = absolute(model.path)
+        tls = getattr(model, "tls", None)
+        if tls is not None:
+            update["tls"] = tls.model_copy(
+                update={k: absolute(getattr(tls, k)) for k in ("cert", "key", "ca")}
+            )
+        return model.model_copy(update=update) if update else model
+
+    return channel.model_copy(
+        update={"source": fix(channel.source), "destination": [fix(d) for d in channel.destination]}
+    )
+
+
 def _key(location: tuple[Any, ...]) -> str:
     """destination[0].retry.initial: indexes in brackets, union tags left out."""
     key = ""
@@ -329,12 +349,17 @@ def load_channel(path: Path) -> ChannelConfig:
     return channel
 
 
-def load_channels(directory: Path) -> list[ChannelConfig]:
-    """Every channels/*.toml, sorted by name; errors from all files are reported together."""
+def load_channels(directory: Path, base_dir: Path | None = None) -> list[ChannelConfig]:
+    """Every channels/*.toml, sorted by name; errors from all files are reported together.
+
+    Relative file paths in channels (folders, certificates) resolve against `base_dir`,
+    the folder of engine.toml, so the engine behaves the same from any working directory.
+    """
     channels, errors = [], []
     for path in sorted(directory.glob("*.toml")):
         try:
-            channels.append(load_channel(path))
+            channel = load_channel(path)
+            channels.append(_resolve_paths(channel, base_dir) if base_dir else channel)
         except ConfigError as exc:
             errors.append(str(exc))
     if errors:

@@ -62,7 +62,7 @@ async def start_engine(tmp_path: Path) -> AsyncIterator[EngineFactory]:
     async def start(channels: dict[str, str], engine_toml: str = "") -> Engine:
         config_path = write_config(tmp_path, channels, engine_toml)
         config = load_engine_config(config_path)
-        engine = Engine(config, load_channels(config.channels_dir))
+        engine = Engine(config, load_channels(config.channels_dir, config.base_dir))
         await engine.start()
         engines.append(engine)
         return engine

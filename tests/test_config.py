@@ -107,3 +107,10 @@ def test_engine_unknown_section_rejected(tmp_path):
     path = write(tmp_path, "engine", "[stroe]\nurl = 'x'\n")
     with pytest.raises(ConfigError, match="stroe: unknown key"):
         load_engine_config(path)
+
+
+def test_channel_paths_resolve_against_the_engine_folder(tmp_path):
+    body = GOOD.replace('type = "mllp"\n    port = 2576', 'type = "directory"\n    path = "out"')
+    write(tmp_path, "adt", body)
+    [channel] = load_channels(tmp_path, base_dir=tmp_path / "site")
+    assert channel.destination[0].path == str(tmp_path / "site" / "out")

@@ -29,7 +29,7 @@ FormatOption = Annotated[str, typer.Option("--format", help="table or json")]
 def load(config_path: Path) -> tuple[EngineConfig, list[ChannelConfig]]:
     try:
         config = load_engine_config(config_path)
-        return config, load_channels(config.channels_dir)
+        return config, load_channels(config.channels_dir, config.base_dir)
     except ConfigError as exc:
         fail(str(exc))
         raise  # unreachable: fail exits

@@ -22,7 +22,7 @@ from engine.simulators.mllp_client import send_all
 from engine.store.queries import channel_summary
 from engine.store.schema import DeliveryStatus, deliveries, messages
 
-FIXTURES = Path("fixtures/hl7v2")
+FIXTURES = "fixtures/hl7v2"  # beside engine.toml
 FINAL = (
     DeliveryStatus.SENT,
     DeliveryStatus.ACKNOWLEDGED,
@@ -67,32 +67,33 @@ async def _steps(
 ) -> None:
     adt = _port(channels["adt-from-epj"])
     lab = _port(channels["lab-results"])
+    fixtures = engine.config.path(FIXTURES)
     say = console.print
     say("[bold]1.[/bold] The GP's referral arrives as a file; Kanal forwards it to the EPJ.")
     referrals = channels["referrals-in"].source
     assert isinstance(referrals, DirectorySource)
     inbox = Path(referrals.path)
     inbox.mkdir(parents=True, exist_ok=True)
-    shutil.copy(FIXTURES / "ref_i12_referral.hl7", inbox / f"referral-{int(time.time())}.hl7")
+    shutil.copy(fixtures / "ref_i12_referral.hl7", inbox / f"referral-{int(time.time())}.hl7")
     say(
         "[bold]2.[/bold] The hospital admits the patient (ADT^A01):",
-        await _send(adt, "adt_a01_admit.hl7"),
+        await _send(adt, fixtures / "adt_a01_admit.hl7"),
     )
     say(
         "[bold]3.[/bold] Lab results (ORU^R01) go to the EPJ and the GP's inbox:",
-        await _send(lab, "oru_r01_lab.hl7"),
+        await _send(lab, fixtures / "oru_r01_lab.hl7"),
     )
     say(f"[bold]4.[/bold] The EPJ goes down for {outage:g}s; more results arrive meanwhile.")
     await asyncio.sleep(1.0)
     await epj.stop()
-    say("   ", await _send(lab, "oru_r01_lab.hl7", control_suffix="-2"))
-    say("   ", await _send(adt, "adt_a08_update_latin1.hl7"))
+    say("   ", await _send(lab, fixtures / "oru_r01_lab.hl7", control_suffix="-2"))
+    say("   ", await _send(adt, fixtures / "adt_a08_update_latin1.hl7"))
     await asyncio.sleep(outage)
     await epj.start()
     say("   The EPJ is back; Kanal delivers what waited.")
     say(
         "[bold]5.[/bold] The patient is discharged (ADT^A03):",
-        await _send(adt, "adt_a03_discharge.hl7"),
+        await _send(adt, fixtures / "adt_a03_discharge.hl7"),
     )
 
 
@@ -101,8 +102,8 @@ def _port(channel: ChannelConfig) -> int:
     return channel.source.port
 
 
-async def _send(port: int, fixture: str, control_suffix: str = "") -> str:
-    raw = (FIXTURES / fixture).read_bytes()
+async def _send(port: int, fixture: Path, control_suffix: str = "") -> str:
+    raw = fixture.read_bytes()
     if control_suffix:  # a new message, not a resend: its own control id
         first, rest = raw.split(b"\r", 1)
         fields = first.split(b"|")
