@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.progress import track
 
 from engine.commands.common import ConfigOption, fail, load
-from engine.formats.sniff import parse_messages
+from engine.formats.hl7_strict import validate_strict
+from engine.formats.hl7v2 import HL7Message
+from engine.formats.sniff import Parsed, parse_messages
 
 SHOW_PROGRESS_FROM = 20
 
@@ -50,18 +52,27 @@ def send(
 
 def inspect(
     file: Annotated[Path, typer.Argument(help="message file", exists=True, dir_okay=False)],
+    strict: Annotated[
+        bool, typer.Option(help="also validate HL7 v2 strictly (hl7apy: types, cardinality)")
+    ] = False,
 ) -> None:
     """Sniff the format; print metadata and the validation result as JSON."""
-    result = [
-        {
-            "format": p.meta.format,
-            "valid": p.error is None,
-            "error": p.error,
-            "error_code": p.error_code or None,
-            "metadata": p.meta.as_dict(),
-        }
-        for p in parse_messages(file.read_bytes())
-    ]
+    result = [_inspected(p, strict) for p in parse_messages(file.read_bytes())]
     typer.echo(json.dumps(result[0] if len(result) == 1 else result, indent=2, ensure_ascii=False))
     if any(not item["valid"] for item in result):
         raise typer.Exit(1)
+
+
+def _inspected(parsed: Parsed, strict: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "format": parsed.meta.format,
+        "valid": parsed.error is None,
+        "error": parsed.error,
+        "error_code": parsed.error_code or None,
+        "metadata": parsed.meta.as_dict(),
+    }
+    if strict and isinstance(parsed.parsed, HL7Message):
+        problems = validate_strict(parsed.parsed)
+        item["strict"] = {"valid": not problems, "errors": problems}
+        item["valid"] = item["valid"] and not problems
+    return item

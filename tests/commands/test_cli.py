@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 
 from conftest import FIXTURES, eventually, message_rows, mllp_in, to_directory, write_config
 from typer.testing import CliRunner
@@ -131,3 +133,47 @@ async def test_search_and_show(start_engine, tmp_path):
     assert [e["action"] for e in shown["audit"]] == ["RECEIVED", "ROUTED", "SENT"]
     missing = runner.invoke(app, ["messages", "show", "999", "--config", config])
     assert missing.exit_code == 1 and "no message with id 999" in missing.stderr
+
+
+def test_inspect_strict_uses_hl7apy(tmp_path):
+    for fixture in sorted((FIXTURES / "hl7v2").glob("*.hl7")):
+        result = kanal("inspect", "--strict", str(fixture))
+        assert json.loads(result.stdout)["strict"] == {"valid": True, "errors": []}, fixture
+    bad = tmp_path / "bad-date.hl7"
+    bad.write_bytes(ADMIT.read_bytes().replace(b"|19520312|", b"|not-a-date|"))
+    refused = runner.invoke(app, ["inspect", "--strict", str(bad)])
+    strict = json.loads(refused.stdout)["strict"]
+    assert refused.exit_code == 1
+    assert strict["valid"] is False and "not-a-date" in strict["errors"][0]
+
+
+async def test_send_posts_files_and_prints_ids(start_engine, tmp_path):
+    engine = await start_engine(CHANNELS)
+    config = str(tmp_path / "engine.toml")
+    url = f"http://127.0.0.1:{engine.api_port}"
+    garbage = tmp_path / "garbage.hl7"
+    garbage.write_text("not HL7")
+
+    # The CLI is synchronous: run it off the event loop the engine lives on.
+    sent = await asyncio.to_thread(
+        kanal, "send", str(ADMIT), str(LAB), "--channel", "adt", "--config", config, "--url", url
+    )
+    lines = [line.split("\t") for line in sent.stdout.splitlines()]
+    assert [(Path(f).name, state) for f, _, state in lines] == [
+        ("adt_a01_admit.hl7", "RECEIVED"),
+        ("oru_r01_lab.hl7", "RECEIVED"),
+    ]
+    assert [int(i) for _, i, _ in lines] == [r.id for r in message_rows(engine)]
+
+    failed = await asyncio.to_thread(
+        runner.invoke,
+        app,
+        ["send", str(garbage), "--channel", "adt", "--config", config, "--url", url],
+    )
+    assert failed.exit_code == 1 and "ERROR: unrecognised format" in failed.stdout
+    unknown = await asyncio.to_thread(
+        runner.invoke,
+        app,
+        ["send", str(ADMIT), "--channel", "nope", "--config", config, "--url", url],
+    )
+    assert unknown.exit_code == 2 and "no channel named 'nope'" in unknown.stderr
