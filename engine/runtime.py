@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -25,6 +24,8 @@ from engine.store.writer import Writer
 
 log = structlog.get_logger("kanal.engine")
 
+STOP_TIMEOUT = 10.0
+
 
 class Engine:
     def __init__(self, config: EngineConfig, channels: list[ChannelConfig]):
@@ -40,6 +41,7 @@ class Engine:
                 "claim": batches.claim_deliveries,
             },
             max_batch=config.store.commit_batch,
+            lazy=frozenset({"outcome", "release"}),
         )
         plans = {name: compile_channel(c, config.mappings_dir) for name, c in self.channels.items()}
         self.workers: dict[tuple[str, str], DestinationWorker] = {}
@@ -133,10 +135,9 @@ class Engine:
             self._api_server.should_exit = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self.writer.close()
+        _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
+        if stuck:  # a stop must end even if a task ignores its cancellation
+            log.error("engine.stop_timeout", tasks=sorted(t.get_name() for t in stuck))
         self.database.dispose()
 
 

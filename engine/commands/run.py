@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from typing import Annotated
 
 import typer
@@ -28,8 +27,6 @@ def run(
     except ConfigError as exc:
         fail(str(exc))
         return
-    # The store writer is a thread: hand the GIL back quickly so ACKs are not held up.
-    sys.setswitchinterval(0.0005)
     asyncio.run(_serve(engine))
 
 

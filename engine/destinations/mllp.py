@@ -23,15 +23,13 @@ class MllpSender:
         self._writer: asyncio.StreamWriter | None = None
 
     async def _connect(self) -> None:
-        self._reader, self._writer = await asyncio.wait_for(
-            open_hl7_connection(
+        async with asyncio.timeout(self._config.timeout):
+            self._reader, self._writer = await open_hl7_connection(
                 self._config.host,
                 self._config.port,
                 limit=MAX_ACK_BYTES,
                 ssl=client_tls(self._config.tls),
-            ),
-            self._config.timeout,
-        )
+            )
 
     async def send(self, payload: bytes, item: Claimed) -> SendResult:
         if self._writer is None:
@@ -40,7 +38,8 @@ class MllpSender:
             except (OSError, TimeoutError) as exc:
                 return SendResult("unreachable", f"cannot connect to {self._where}: {exc}")
         try:
-            return await asyncio.wait_for(self._exchange(payload), self._config.timeout)
+            async with asyncio.timeout(self._config.timeout):
+                return await self._exchange(payload)
         except TimeoutError:
             await self.close()
             return SendResult(

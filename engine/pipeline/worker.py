@@ -60,7 +60,8 @@ class DestinationWorker:
                 if not claimed:
                     await self._settle_recording()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._poll)
+                        async with asyncio.timeout(self._poll):
+                            await self._wake.wait()
                     continue
                 # Outcomes of the previous batch commit while this one was being claimed.
                 await self._settle_recording()

@@ -38,7 +38,8 @@ class MllpClient:
         assert self._reader is not None and self._writer is not None, "use `async with`"
         self._writer.writeblock(frame)  # type: ignore[attr-defined]
         await self._writer.drain()
-        reply = await asyncio.wait_for(self._reader.readblock(), self.timeout)  # type: ignore[attr-defined]
+        async with asyncio.timeout(self.timeout):
+            reply = await self._reader.readblock()  # type: ignore[attr-defined]
         return bytes(reply)
 
 

@@ -62,10 +62,12 @@ class DirectoryPoller:
         target = self._folder / ("error" if failed else "done") / path.name
         if target.exists():  # same name taken before: keep both
             target = target.with_name(f"{path.name}.{int(time.time() * 1000)}")
-        await asyncio.to_thread(os.replace, path, target)
-        if failed:
+        if failed:  # the reason first, so whoever sees the file in error/ can read why
             reasons = "; ".join(r.error or "" for r in receipts if not r.accepted)
-            await asyncio.to_thread(
-                target.with_name(target.name + ".error.txt").write_text, reasons + "\n", "utf-8"
-            )
+            await asyncio.to_thread(_write_reason, target, reasons)
             log.warning("directory.file_rejected", channel=self.channel, file=path.name)
+        await asyncio.to_thread(os.replace, path, target)
+
+
+def _write_reason(target: Path, reasons: str) -> None:
+    target.with_name(target.name + ".error.txt").write_text(reasons + "\n", "utf-8")

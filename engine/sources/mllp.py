@@ -74,7 +74,8 @@ class MllpListener:
     async def _next_reply(self, reader: Any, origin: str) -> tuple[bytes, bool]:
         """The reply to the next frame, and whether the connection stays open."""
         try:
-            frame = bytes(await asyncio.wait_for(reader.readblock(), self._config.timeout))
+            async with asyncio.timeout(self._config.timeout):
+                frame = bytes(await reader.readblock())
         except (asyncio.IncompleteReadError, TimeoutError):
             return b"", False  # peer closed, or idle too long
         except InvalidBlockError:

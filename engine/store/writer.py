@@ -1,16 +1,21 @@
-"""Group commit: one writer thread turns everything pending into one transaction.
+"""Group commit: one writer turns everything pending into one transaction.
 
-Sources, the router and the workers submit operations and await their futures; the
-writer drains what has queued up while the previous commit was on disk, groups it by
-kind, and commits once. Under load this batches naturally; when idle a single message
-is committed at once, so latency stays low.
+Sources and workers submit operations and await their futures; the writer drains what
+queued up while the previous commit was on disk, groups it by kind, and commits once.
+Under load this batches naturally; when idle a single message commits at once.
+Delivery outcomes are "lazy": they linger a few milliseconds so that one commit covers
+many, while a received message (someone is waiting for its ACK) is committed at once.
+
+The commit runs on the event loop itself. A writer thread was measured slower: SQLite
+releases the GIL on every step, and winning it back from a busy event loop costs up to
+a switch interval each time (ingest fell from ~2,300 to ~1,300 messages/s).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
@@ -27,17 +32,28 @@ class StoreUnavailable(Exception):
 
 
 class Writer:
-    def __init__(self, engine: Engine, handlers: dict[str, Handler], max_batch: int = 500):
+    def __init__(
+        self,
+        engine: Engine,
+        handlers: dict[str, Handler],
+        max_batch: int = 500,
+        lazy: frozenset[str] = frozenset(),
+        linger: float = 0.005,
+    ):
         self._engine = engine
         self._handlers = handlers  # applied in this order within a transaction
         self._max_batch = max_batch
+        self._lazy = lazy  # kinds nobody is waiting on urgently (delivery outcomes)
+        self._linger = linger
+        self._urgent = asyncio.Event()
         self._pending: asyncio.Queue[Pending] = asyncio.Queue()
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kanal-writer")
 
     def enqueue(self, kind: str, payload: Any) -> asyncio.Future[Any]:
         """Queue one operation; the future resolves once it is committed."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.put_nowait((kind, payload, future))
+        if kind not in self._lazy:
+            self._urgent.set()
         return future
 
     async def submit(self, kind: str, payload: Any) -> Any:
@@ -49,12 +65,18 @@ class Writer:
         return list(await asyncio.gather(*(self.enqueue(kind, p) for p in payloads)))
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             batch = [await self._pending.get()]
+            if batch[0][0] in self._lazy and not self._urgent.is_set():
+                # Outcomes can wait a moment, so that one commit covers many of them.
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._linger):
+                        await self._urgent.wait()
+            self._urgent.clear()
             while len(batch) < self._max_batch and not self._pending.empty():
                 batch.append(self._pending.get_nowait())
-            settled = await loop.run_in_executor(self._thread, self._commit_or_split, batch)
+            settled = self._commit_or_split(batch)
             for (_, _, future), result in zip(batch, settled, strict=True):
                 if future.done():
                     continue
@@ -62,9 +84,6 @@ class Writer:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=True)
 
     def _commit_or_split(self, batch: list[Pending]) -> list[Any]:
         """Results in batch order; a StoreUnavailable in place of each failed operation."""
