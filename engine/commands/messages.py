@@ -68,7 +68,7 @@ def search(
         return
     table = Table(
         "id",
-        "received",
+        "received (UTC)",
         "channel",
         "status",
         "type",
@@ -81,7 +81,7 @@ def search(
     for row in rows:
         table.add_row(
             str(row["id"]),
-            row["received_at"],
+            row["received_at"][:19].replace("T", " "),  # UTC, to the second
             row["channel"],
             row["status"],
             row["type"],
