@@ -12,14 +12,15 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from engine.commands.common import ConfigOption, console, fail, load
+from engine.commands.common import ConfigOption, console, fail, load, mask_cpr
 from engine.config import ChannelConfig, DirectorySource, EngineConfig, MllpDestination, MllpSource
+from engine.formats import hl7v2
 from engine.logs import configure
 from engine.receipts.hl7_ack import parse_ack
 from engine.runtime import Engine
 from engine.simulators.epj import EpjSimulator
 from engine.simulators.mllp_client import send_all
-from engine.store.queries import channel_summary
+from engine.store.queries import SearchFilter, channel_summary, message_detail, search_messages
 from engine.store.schema import DeliveryStatus, deliveries, messages
 
 FIXTURES = "fixtures/hl7v2"  # beside engine.toml
@@ -57,6 +58,7 @@ async def _story(config: EngineConfig, channels: dict[str, ChannelConfig], outag
         await _steps(engine, channels, epj, outage)
         await _wait_until_delivered(engine, started, timeout=60)
         _print_summary(engine, started, epj)
+        _print_patient_trail(engine, started, engine.config.path(FIXTURES) / "adt_a01_admit.hl7")
     finally:
         await engine.stop()
         await epj.stop()
@@ -161,3 +163,32 @@ def _print_summary(engine: Engine, since: float, epj: EpjSimulator) -> None:
         "See every message: [bold]kanal messages search[/bold]; one in full: "
         "[bold]kanal messages show ID[/bold]"
     )
+
+
+def _print_patient_trail(engine: Engine, since: float, admission: Path) -> None:
+    """The auditor's question: what did we send about this patient, to whom, did it arrive?"""
+    cpr = hl7v2.extract_metadata(hl7v2.parse(admission.read_bytes())).cpr
+    with engine.database.connect() as conn:
+        found = search_messages(conn, SearchFilter(cpr=cpr, since=since, limit=100))
+        details = [message_detail(conn, row["id"]) for row in reversed(found)]
+    table = Table(
+        "message",
+        "type",
+        "channel",
+        "destination",
+        "status",
+        "attempts",
+        title=f"Everything sent about patient {mask_cpr(cpr)} in this run",
+    )
+    for detail in details:
+        assert detail is not None
+        for delivery in detail["deliveries"]:
+            table.add_row(
+                str(detail["id"]),
+                detail["type"],
+                detail["channel"],
+                delivery["destination"],
+                delivery["status"],
+                str(len(delivery["attempt_log"])),
+            )
+    console.print(table)

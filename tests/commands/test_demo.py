@@ -1,0 +1,47 @@
+"""`kanal demo` (what `make run` shows) tells its story end to end."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_and_reports_every_delivery(tmp_path):
+    for folder in ("channels", "mappings", "fixtures"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    (tmp_path / "engine.toml").write_text('[api]\nlisten = "127.0.0.1:0"\n')
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "demo",
+            "--config",
+            str(tmp_path / "engine.toml"),
+            "--outage",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
+
+    assert result.returncode == 0, result.stderr
+    rows = {
+        line.split("│")[1].strip(): line
+        for line in result.stdout.splitlines()
+        if line.startswith("│") and "-" in line.split("│")[1]
+    }
+    assert {"adt-from-epj", "lab-results", "referrals-in"} <= set(rows)
+    assert "still pending" not in result.stdout
+    assert "The EPJ simulator accepted 3 message(s), 0 duplicate(s)." in result.stdout
+    assert "Everything sent about patient 120352-****" in result.stdout
+    assert len(list((tmp_path / "var" / "out" / "gp").glob("*.hl7"))) == 2
