@@ -13,6 +13,24 @@ if TYPE_CHECKING:
     from engine.runtime import Engine
 
 
+RAW_MESSAGE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "the message exactly as the source system sends it",
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in (
+                "x-application/hl7-v2+er7",
+                "application/xml",
+                "application/json",
+                "application/edifact",
+                "application/octet-stream",
+            )
+        },
+    }
+}
+
+
 def create_app(engine: Engine) -> FastAPI:
     app = FastAPI(
         title="Kanal",
@@ -44,8 +62,19 @@ def create_app(engine: Engine) -> FastAPI:
             for c in engine.channels.values()
         ]
 
-    @app.post("/api/v1/channels/{name}/messages", status_code=202)
+    @app.post(
+        "/api/v1/channels/{name}/messages",
+        status_code=202,
+        summary="Post one message (or an HL7 batch) to a channel",
+        openapi_extra=RAW_MESSAGE_BODY,
+        responses={
+            422: {"description": "stored as ERROR: the reason is in messages[].error"},
+            413: {"description": "larger than the source's max_message_bytes"},
+            503: {"description": "not stored: the store is unavailable, send again"},
+        },
+    )
     async def post_message(name: str, request: Request) -> JSONResponse:
+        """The raw message is the body, as sent. 202 only after it is committed."""
         if name not in engine.channels:
             raise HTTPException(404, f"no channel named {name!r}")
         limit = getattr(engine.channels[name].source, "max_message_bytes", 10 * 1024 * 1024)

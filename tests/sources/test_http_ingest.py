@@ -66,3 +66,12 @@ async def test_health_and_channels(start_engine):
     assert health["status"] == "ok"
     assert channels[0]["name"] == "adt"
     assert channels[0]["destinations"][0]["name"] == "archive"
+
+
+async def test_openapi_documents_the_raw_body(start_engine):
+    engine = await start_engine(CHANNELS)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.api_port}") as client:
+        spec = (await client.get("/openapi.json")).json()
+    operation = spec["paths"]["/api/v1/channels/{name}/messages"]["post"]
+    assert "x-application/hl7-v2+er7" in operation["requestBody"]["content"]
+    assert {"202", "413", "422", "503"} <= set(operation["responses"])
