@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from conftest import hl7, message_rows, mllp_in, to_directory
+
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import MllpClient, send_all
 
