@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.commands import channels, demo, ingest, messages, run
+from engine.commands import channels, demo, ingest, mappings, messages, run
 
 app = typer.Typer(
     name="kanal",
@@ -16,7 +16,9 @@ app.command()(run.run)
 app.command()(demo.demo)
 app.command()(ingest.send)
 app.command()(ingest.inspect)
+app.command("convert")(mappings.convert_file)
 app.add_typer(channels.app, name="channels")
+app.add_typer(mappings.app, name="mappings")
 app.add_typer(messages.app, name="messages")
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class _MappingSection(BaseModel):
     target: Literal["hl7v2", "text", "json", "xml"] = "text"
     template: str = "template.j2"
     charset: str = ""  # output encoding; default: the message's own charset
+    test_ignore: list[str] = []  # fields `kanal mappings test` does not compare, e.g. MSH-7
 
 
 class _MappingFile(BaseModel):

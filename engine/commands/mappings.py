@@ -1,0 +1,69 @@
+"""`kanal mappings test [NAME]` and `kanal convert FILE --mapping NAME`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.commands.common import ConfigOption, console, fail
+from engine.config import ConfigError, load_engine_config
+from engine.mapping.template import MappingError, load_mapping
+from engine.mapping.testing import convert, mapping_names, run_tests
+
+app = typer.Typer(help="Mappings: run their tests.", no_args_is_help=True)
+
+
+def _mappings_dir(config: Path) -> Path:
+    try:
+        return load_engine_config(config).mappings_dir
+    except ConfigError as exc:
+        fail(str(exc))
+        raise
+
+
+@app.command("test")
+def test_mappings(
+    name: Annotated[str | None, typer.Argument(help="one mapping; default all")] = None,
+    config: ConfigOption = "engine.toml",  # type: ignore[assignment]
+) -> None:
+    """Run every mapping's tests/ and show what differs."""
+    folder = _mappings_dir(config)
+    names = [name] if name else mapping_names(folder)
+    if not names:
+        fail(f"no mappings in {folder}")
+    failed = 0
+    for mapping in names:
+        try:
+            results = run_tests(folder, mapping)
+        except ConfigError as exc:
+            fail(str(exc))
+            return
+        for result in results:
+            mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
+            console.print(f"{mark} {result.mapping} / {result.case}")
+            for problem in result.problems:
+                console.print(f"    {problem}", markup=False, highlight=False)
+            failed += not result.passed
+    if failed:
+        console.print(f"[red]{failed} failing[/red]")
+        raise typer.Exit(1)
+
+
+def convert_file(
+    file: Annotated[Path, typer.Argument(help="message file", exists=True, dir_okay=False)],
+    mapping: Annotated[str, typer.Option(help="a folder under mappings/")],
+    config: ConfigOption = "engine.toml",  # type: ignore[assignment]
+) -> None:
+    """Run one mapping on one file and print the result."""
+    try:
+        output = convert(load_mapping(_mappings_dir(config), mapping), file.read_bytes())
+    except (ConfigError, MappingError) as exc:
+        fail(str(exc), code=1)
+        return
+    if sys.stdout.isatty():  # HL7's bare CR would overwrite lines on a terminal
+        output = output.replace(b"\r", b"\n")
+    sys.stdout.buffer.write(output)
+    sys.stdout.flush()
