@@ -10,7 +10,8 @@ import typer
 
 from engine.commands.common import ConfigOption, console, fail
 from engine.config import ConfigError, load_engine_config
-from engine.mapping.template import MappingError, load_mapping
+from engine.mapping.base import MappingError
+from engine.mapping.loader import load_mapping
 from engine.mapping.testing import convert, mapping_names, run_tests
 
 app = typer.Typer(help="Mappings: run their tests.", no_args_is_help=True)

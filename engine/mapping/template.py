@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from engine.config import ConfigError, describe_errors
+from engine.config import ConfigError
+from engine.mapping.base import MappingError, encode, read_spec
+from engine.mapping.filters import FILTERS
 from engine.mapping.hl7_edit import with_fields
 from engine.pipeline.view import MessageView
 
 
-class MappingError(Exception):
-    """A mapping failed for one message; the message becomes ERROR with this reason."""
-
-
 class _MappingSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    kind: Literal["template"] = "template"
     description: str = ""
     source: Literal["hl7v2", "any"] = "any"
     target: Literal["hl7v2", "text", "json", "xml"] = "text"
@@ -42,6 +40,14 @@ class TemplateMapping:
     spec: _MappingSection
     render: Template
 
+    @property
+    def target(self) -> str:
+        return self.spec.target
+
+    @property
+    def test_ignore(self) -> list[str]:
+        return self.spec.test_ignore
+
     def apply(self, msg: MessageView) -> bytes:
         if self.spec.source != "any" and msg.format != self.spec.source:
             raise MappingError(
@@ -53,30 +59,16 @@ class TemplateMapping:
             raise MappingError(f"mapping {self.name!r}: {exc}") from None
         if self.spec.target == "hl7v2":
             text = "\r".join(line for line in re.split(r"\r\n|\r|\n", text) if line) + "\r"
-        charset = self.spec.charset or msg.charset or "utf-8"
-        try:
-            return text.encode(charset)
-        except UnicodeEncodeError as exc:
-            raise MappingError(
-                f"mapping {self.name!r}: output not encodable as {charset}: {exc}"
-            ) from None
+        return encode(text, self.spec.charset or msg.charset or "utf-8", self.name)
 
 
-def load_mapping(mappings_dir: Path, name: str) -> TemplateMapping:
-    folder = mappings_dir / name
-    path = folder / "mapping.toml"
-    if not path.is_file():
-        raise ConfigError(f"mapping {name!r}: {path} not found")
-    try:
-        spec = _MappingFile.model_validate(tomllib.loads(path.read_text("utf-8"))).mapping
-    except ValidationError as exc:
-        raise ConfigError(describe_errors(path, exc)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+def load_template(folder: Path, name: str) -> TemplateMapping:
+    spec = read_spec(folder / "mapping.toml", _MappingFile).mapping
     env = SandboxedEnvironment(
         loader=FileSystemLoader(folder), undefined=StrictUndefined, keep_trailing_newline=True
     )
     env.globals["with_fields"] = with_fields
+    env.filters.update(FILTERS)
     try:
         template = env.get_template(spec.template)
     except TemplateError as exc:

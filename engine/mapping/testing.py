@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.formats.sniff import parse_messages
+from engine.mapping.base import Mapping, MappingError
 from engine.mapping.compare import differences
-from engine.mapping.template import MappingError, TemplateMapping, load_mapping
+from engine.mapping.loader import load_mapping
 from engine.pipeline.items import Incoming
 from engine.pipeline.view import MessageView
 
@@ -24,7 +25,7 @@ class CaseResult:
         return not self.problems
 
 
-def convert(mapping: TemplateMapping, raw: bytes) -> bytes:
+def convert(mapping: Mapping, raw: bytes) -> bytes:
     """Run one mapping on one input, as the router would; MappingError if it cannot."""
     parsed = parse_messages(raw)[0]  # a batch: its first message
     if parsed.error is not None:
@@ -51,7 +52,7 @@ def run_tests(mappings_dir: Path, name: str) -> list[CaseResult]:
     return results
 
 
-def _run_case(mapping: TemplateMapping, case: str, source: Path, folder: Path) -> CaseResult:
+def _run_case(mapping: Mapping, case: str, source: Path, folder: Path) -> CaseResult:
     result = CaseResult(mapping.name, case)
     expected = sorted(folder.glob(f"{case}.expected.*"))
     if not expected:
@@ -63,7 +64,7 @@ def _run_case(mapping: TemplateMapping, case: str, source: Path, folder: Path) -
         result.problems.append(str(exc))
         return result
     result.problems = differences(
-        mapping.spec.target, expected[0].read_bytes(), actual, mapping.spec.test_ignore
+        mapping.target, expected[0].read_bytes(), actual, mapping.test_ignore
     )
     return result
 

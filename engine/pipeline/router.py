@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import ChannelConfig
-from engine.mapping.template import MappingError, TemplateMapping, load_mapping
+from engine.mapping.base import Mapping, MappingError
+from engine.mapping.loader import load_mapping
 from engine.pipeline.expressions import Predicate, compile_filter
 from engine.pipeline.items import Incoming, PlannedDelivery, Route
 from engine.pipeline.view import MessageView
@@ -21,7 +22,7 @@ from engine.store.schema import MessageStatus
 class DestinationPlan:
     name: str
     when: Predicate
-    mapping: TemplateMapping | None
+    mapping: Mapping | None
 
 
 @dataclass(frozen=True)

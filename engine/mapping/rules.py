@@ -1,0 +1,165 @@
+"""Declarative mappings: ordered, named rules from source paths to target paths.
+
+    [[rule]]
+    name = "sex"
+    from = "PID-8"                 # a path in the source format's addressing
+    to = "patient.gender"          # a path in the target format's addressing
+    translate = "sex"              # conceptmaps/sex.csv; an unmapped code is an error...
+    default = "unknown"            # ...unless the rule names a default
+    value = "{{ value | lower }}"  # optional: computed with Jinja2 (sandboxed, strict)
+    when = "msg.type == 'ADT^A01'" # optional: the rule applies only then
+    required = true                # an empty result is an error naming the rule
+
+Every error names the mapping, the rule and the source path, so the message that
+becomes ERROR says exactly what to fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.config import ConfigError
+from engine.mapping.base import MappingError, encode, read_spec
+from engine.mapping.conceptmap import Concept, ConceptMap, load_conceptmap
+from engine.mapping.filters import FILTERS
+from engine.mapping.targets import Hl7Target, JsonTarget
+from engine.pipeline.view import MessageView
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined)
+_ENV.filters.update(FILTERS)
+_ENV.globals.update(FILTERS)
+
+TARGETS: dict[str, type[JsonTarget] | type[Hl7Target]] = {"json": JsonTarget, "hl7v2": Hl7Target}
+
+
+class RuleSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    source: str = Field(default="", alias="from")
+    to: str
+    value: str = ""
+    when: str = ""
+    translate: str = ""
+    default: str | None = None
+    required: bool = False
+
+
+class RulesSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["rules"]
+    description: str = ""
+    source: Literal["hl7v2"] = "hl7v2"
+    target: Literal["json", "hl7v2"] = "json"
+    charset: str = "utf-8"
+    test_ignore: list[str] = []
+
+
+class RulesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mapping: RulesSection
+    rule: list[RuleSpec] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Rule:
+    spec: RuleSpec
+    when: Any  # compiled expression, or None
+    value: Template | None
+    conceptmap: ConceptMap | None
+
+    @property
+    def where(self) -> str:
+        return f"rule {self.spec.name!r}" + (
+            f" (from {self.spec.source})" if self.spec.source else ""
+        )
+
+
+@dataclass(frozen=True)
+class RulesMapping:
+    name: str
+    section: RulesSection
+    rules: tuple[Rule, ...]
+
+    @property
+    def target(self) -> str:
+        return self.section.target
+
+    @property
+    def test_ignore(self) -> list[str]:
+        return self.section.test_ignore
+
+    def apply(self, msg: MessageView) -> bytes:
+        if msg.format != self.section.source:
+            raise MappingError(
+                f"mapping {self.name!r} expects {self.section.source} input, got {msg.format}"
+            )
+        target = TARGETS[self.section.target]()
+        for rule in self.rules:
+            try:
+                value = self._evaluate(rule, msg)
+                if value is not None:
+                    target.set(rule.spec.to, value)
+            except MappingError:
+                raise
+            except (TemplateError, ValueError, LookupError, TypeError) as exc:
+                raise MappingError(f"mapping {self.name!r}, {rule.where}: {exc}") from None
+        return encode(target.serialise().decode("utf-8"), self.section.charset, self.name)
+
+    def _evaluate(self, rule: Rule, msg: MessageView) -> Any:
+        if rule.when is not None and not rule.when(msg=msg):
+            return None
+        value: Any = msg.get(rule.spec.source) if rule.spec.source else ""
+        concept: Concept | None = None
+        if rule.conceptmap is not None and value != "":
+            concept = self._translate(rule, str(value))
+            value = concept.code
+        if value == "" and rule.spec.default is not None:
+            value = rule.spec.default
+        if rule.value is not None:
+            value = rule.value.render(msg=msg, value=value, concept=concept)
+        if value == "":
+            if rule.spec.required:
+                raise MappingError(
+                    f"mapping {self.name!r}, {rule.where}: no value, and the rule is required"
+                )
+            return None
+        return value
+
+    def _translate(self, rule: Rule, code: str) -> Concept:
+        assert rule.conceptmap is not None
+        concept = rule.conceptmap.get(code)
+        if concept is not None:
+            return concept
+        if rule.spec.default is not None:
+            return Concept(rule.spec.default)
+        raise MappingError(
+            f"mapping {self.name!r}, {rule.where}: code {code!r} is not in concept map "
+            f"{rule.conceptmap.name!r} ({rule.conceptmap.path.name}) and the rule has no default"
+        )
+
+
+def load_rules(folder: Path, name: str) -> RulesMapping:
+    spec = read_spec(folder / "mapping.toml", RulesFile)
+    maps: dict[str, ConceptMap] = {}
+    rules = []
+    for rule in spec.rule:
+        where = f"mapping {name!r} rule {rule.name!r}"
+        try:
+            when = _ENV.compile_expression(rule.when) if rule.when else None
+            value = _ENV.from_string(rule.value) if rule.value else None
+        except TemplateError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if rule.translate and rule.translate not in maps:
+            maps[rule.translate] = load_conceptmap(folder, rule.translate)
+        rules.append(Rule(rule, when, value, maps.get(rule.translate)))
+    names = [r.name for r in spec.rule]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"mapping {name!r}: rule names must be unique; repeated: {repeated}")
+    return RulesMapping(name, spec.mapping, tuple(rules))
