@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -60,11 +61,15 @@ def convert_file(
 ) -> None:
     """Run one mapping on one file and print the result."""
     try:
-        output = convert(load_mapping(_mappings_dir(config), mapping), file.read_bytes())
+        loaded = load_mapping(_mappings_dir(config), mapping)
+        output = convert(loaded, file.read_bytes())
     except (ConfigError, MappingError) as exc:
         fail(str(exc), code=1)
         return
-    if sys.stdout.isatty():  # HL7's bare CR would overwrite lines on a terminal
+    if sys.stdout.isatty():  # for a person: HL7's bare CR would overwrite lines
         output = output.replace(b"\r", b"\n")
+        if loaded.target == "json":
+            output = json.dumps(json.loads(output), indent=2, ensure_ascii=False).encode()
+            output += b"\n"
     sys.stdout.buffer.write(output)
     sys.stdout.flush()

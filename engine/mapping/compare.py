@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from itertools import zip_longest
+
+from engine.mapping.hl7_edit import hl7_lines
 
 
 def differences(target: str, expected: bytes, actual: bytes, ignore: list[str]) -> list[str]:
@@ -42,7 +43,7 @@ def hl7_differences(expected: bytes, actual: bytes, ignore: set[str]) -> list[st
 
 def _segments(raw: bytes) -> list[list[str]]:
     text = raw.decode("latin-1")
-    lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
+    lines = [line for line in hl7_lines(text) if line.strip()]
     separator = text[3] if text.startswith("MSH") and len(text) > 3 else "|"
     return [_trimmed(line.split(separator)) for line in lines]
 

@@ -7,9 +7,14 @@ import re
 _PATH = re.compile(r"^([A-Z][A-Z0-9]{2})-(\d+)$")
 
 
+def hl7_lines(text: str) -> list[str]:
+    """Segments, whatever the line endings (str methods: several times faster than re)."""
+    return [s for s in text.replace("\r\n", "\r").replace("\n", "\r").split("\r") if s]
+
+
 def with_fields(text: str, fields: dict[str, str]) -> str:
     """The message text with the given fields replaced (first segment of that name)."""
-    segments = [s for s in re.split(r"\r\n|\r|\n", text) if s]
+    segments = hl7_lines(text)
     separator = text[3] if text.startswith("MSH") and len(text) > 3 else "|"
     for path, value in fields.items():
         match = _PATH.match(path)

@@ -123,6 +123,8 @@ class RulesMapping:
             value = rule.spec.default
         if rule.value is not None:
             value = rule.value.render(msg=msg, value=value, concept=concept)
+        elif rule.spec.value:
+            value = rule.spec.value  # a constant: no template to render
         if value == "":
             if rule.spec.required:
                 raise MappingError(
@@ -144,6 +146,10 @@ class RulesMapping:
         )
 
 
+def _is_template(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
 def load_rules(folder: Path, name: str) -> RulesMapping:
     spec = read_spec(folder / "mapping.toml", RulesFile)
     maps: dict[str, ConceptMap] = {}
@@ -152,7 +158,7 @@ def load_rules(folder: Path, name: str) -> RulesMapping:
         where = f"mapping {name!r} rule {rule.name!r}"
         try:
             when = _ENV.compile_expression(rule.when) if rule.when else None
-            value = _ENV.from_string(rule.value) if rule.value else None
+            value = _ENV.from_string(rule.value) if _is_template(rule.value) else None
         except TemplateError as exc:
             raise ConfigError(f"{where}: {exc}") from None
         if rule.translate and rule.translate not in maps:

@@ -6,6 +6,7 @@ HL7 v2 paths are the usual ones: `PID-5.1`, `PID-3[2].4`, `OBX[2]-5`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -28,10 +29,12 @@ class JsonTarget:
             node = _json_child(node, step, following, value if last else None, path)
 
     def serialise(self) -> bytes:
-        return json.dumps(self.root, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+        # Compact: json's C encoder only runs without indent (several times faster).
+        return json.dumps(self.root, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _json_steps(path: str) -> list[str | int]:
+@functools.lru_cache(maxsize=4096)  # a mapping has few target paths: parse each once
+def _json_steps(path: str) -> tuple[str | int, ...]:
     steps: list[str | int] = []
     for part in path.split("."):
         match = _JSON_STEP.fullmatch(part)
@@ -39,7 +42,7 @@ def _json_steps(path: str) -> list[str | int]:
             raise ValueError(f"not a JSON target path: {path!r}")
         steps.append(match.group(1))
         steps.extend(int(i) for i in re.findall(r"\[(\d+)\]", match.group(2)))
-    return steps
+    return tuple(steps)
 
 
 def _json_child(node: Any, step: str | int, following: Any, value: Any, path: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.config import ConfigError
 from engine.mapping.base import MappingError, encode, read_spec
 from engine.mapping.filters import FILTERS
-from engine.mapping.hl7_edit import with_fields
+from engine.mapping.hl7_edit import hl7_lines, with_fields
 from engine.pipeline.view import MessageView
 
 
@@ -58,7 +57,7 @@ class TemplateMapping:
         except (TemplateError, ValueError, LookupError, TypeError) as exc:
             raise MappingError(f"mapping {self.name!r}: {exc}") from None
         if self.spec.target == "hl7v2":
-            text = "\r".join(line for line in re.split(r"\r\n|\r|\n", text) if line) + "\r"
+            text = "\r".join(hl7_lines(text)) + "\r"
         return encode(text, self.spec.charset or msg.charset or "utf-8", self.name)
 
 
