@@ -56,7 +56,8 @@ class RulesSection(BaseModel):
     description: str = ""
     source: Literal["hl7v2"] = "hl7v2"
     target: Literal["json", "hl7v2"] = "json"
-    charset: str = "utf-8"
+    start: Literal["empty", "source"] = "empty"  # source: patch a copy (hl7v2 → hl7v2)
+    charset: str = ""  # output encoding; default: the message's own (UTF-8 for JSON)
     test_ignore: list[str] = []
 
 
@@ -99,21 +100,34 @@ class RulesMapping:
             raise MappingError(
                 f"mapping {self.name!r} expects {self.section.source} input, got {msg.format}"
             )
-        target = TARGETS[self.section.target]()
+        target = self._start(msg)
+        conditions: dict[str, bool] = {}  # rules often share a condition: evaluate it once
         for rule in self.rules:
             try:
-                value = self._evaluate(rule, msg)
+                value = self._evaluate(rule, msg, conditions)
                 if value is not None:
                     target.set(rule.spec.to, value)
             except MappingError:
                 raise
             except (TemplateError, ValueError, LookupError, TypeError) as exc:
                 raise MappingError(f"mapping {self.name!r}, {rule.where}: {exc}") from None
-        return encode(target.serialise().decode("utf-8"), self.section.charset, self.name)
+        charset = self.section.charset or (msg.charset if self.target == "hl7v2" else "utf-8")
+        return encode(target.serialise(), charset or "utf-8", self.name)
 
-    def _evaluate(self, rule: Rule, msg: MessageView) -> Any:
-        if rule.when is not None and not rule.when(msg=msg):
-            return None
+    def _start(self, msg: MessageView) -> JsonTarget | Hl7Target:
+        if self.section.start == "empty":
+            return TARGETS[self.section.target]()
+        try:
+            return Hl7Target(copy_of=msg.text)
+        except ValueError as exc:
+            raise MappingError(f"mapping {self.name!r}: {exc}") from None
+
+    def _evaluate(self, rule: Rule, msg: MessageView, conditions: dict[str, bool]) -> Any:
+        if rule.when is not None:
+            if rule.spec.when not in conditions:
+                conditions[rule.spec.when] = bool(rule.when(msg=msg))
+            if not conditions[rule.spec.when]:
+                return None
         value: Any = msg.get(rule.spec.source) if rule.spec.source else ""
         concept: Concept | None = None
         if rule.conceptmap is not None and value != "":
@@ -168,4 +182,9 @@ def load_rules(folder: Path, name: str) -> RulesMapping:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ConfigError(f"mapping {name!r}: rule names must be unique; repeated: {repeated}")
+    if spec.mapping.start == "source" and (spec.mapping.source, spec.mapping.target) != (
+        "hl7v2",
+        "hl7v2",
+    ):
+        raise ConfigError(f"mapping {name!r}: start = 'source' needs hl7v2 → hl7v2")
     return RulesMapping(name, spec.mapping, tuple(rules))

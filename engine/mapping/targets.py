@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from engine.formats.hl7v2.values import _parse_path  # the same addressing as the parser
+from engine.mapping.hl7_edit import hl7_lines
 
 _JSON_STEP = re.compile(r"([^.\[\]]+)((?:\[\d+\])*)")
 
@@ -28,9 +29,9 @@ class JsonTarget:
             following: Any = None if last else ([] if isinstance(steps[position + 1], int) else {})
             node = _json_child(node, step, following, value if last else None, path)
 
-    def serialise(self) -> bytes:
+    def serialise(self) -> str:
         # Compact: json's C encoder only runs without indent (several times faster).
-        return json.dumps(self.root, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json.dumps(self.root, ensure_ascii=False, separators=(",", ":"))
 
 
 @functools.lru_cache(maxsize=4096)  # a mapping has few target paths: parse each once
@@ -65,11 +66,24 @@ def _json_child(node: Any, step: str | int, following: Any, value: Any, path: st
     return node[step]
 
 
-class Hl7Target:
-    """Segments in the order first written; MSH gets the standard encoding characters."""
+Field = list[list[list[str]]]  # repetition → component → subcomponent
+Fields = list[Field | str]  # a field stays text until a rule writes into it
+STANDARD_MSH = "MSH|^~\\&|"
 
-    def __init__(self) -> None:
-        self.segments: list[tuple[str, list[list[list[list[str]]]]]] = []
+
+class Hl7Target:
+    """Segments in the order first written; MSH gets the standard encoding characters.
+
+    Started from a copy of the source message, untouched segments and fields stay text;
+    only what a rule writes to is taken apart.
+    """
+
+    def __init__(self, copy_of: str | None = None) -> None:
+        self.segments: list[tuple[str, Fields | str]] = []
+        if copy_of is not None:
+            if not copy_of.startswith(STANDARD_MSH):
+                raise ValueError("a copy needs the standard separators |^~\\& in MSH")
+            self.segments = [(line[:3], line) for line in hl7_lines(copy_of)]
 
     def set(self, path: str, value: Any) -> None:
         name, seg_rep, field, rep, comp, sub = _parse_path(path)
@@ -77,32 +91,56 @@ class Hl7Target:
             raise ValueError(f"{path!r}: name a field after the separators")
         fields = self._segment(name, seg_rep)
         index = field - 1 if name == "MSH" else field  # MSH-1 is the separator itself
-        reps = _grow(fields, index, list)
+        _grow(fields, index, str)
+        text = _escape("" if value is None else str(value))
+        if not (rep or comp or sub):  # a whole field: no need to take it apart
+            fields[index] = text
+            return
+        current = fields[index]
+        reps: Field = _parse_field(current) if isinstance(current, str) else current
+        fields[index] = reps
         comps = _grow(reps, max(rep, 1) - 1, list)
         subs = _grow(comps, max(comp, 1) - 1, list)
         _grow(subs, max(sub, 1) - 1, str)
-        subs[max(sub, 1) - 1] = _escape("" if value is None else str(value))
+        subs[max(sub, 1) - 1] = text
 
-    def _segment(self, name: str, seg_rep: int) -> list[list[list[list[str]]]]:
-        matching = [fields for seg, fields in self.segments if seg == name]
-        while len(matching) < seg_rep:
-            self.segments.append((name, []))
-            matching.append(self.segments[-1][1])
-        return matching[seg_rep - 1]
+    def _segment(self, name: str, seg_rep: int) -> Fields:
+        if seg_rep == 1 and self.segments and self.segments[0][0] == name:
+            positions = [0]  # MSH, the usual first target, without scanning the rest
+        else:
+            positions = [i for i, (seg, _) in enumerate(self.segments) if seg == name]
+        while len(positions) < seg_rep:
+            self.segments.append((name, [name]))
+            positions.append(len(self.segments) - 1)
+        position = positions[seg_rep - 1]
+        content = self.segments[position][1]
+        if isinstance(content, str):  # first write to a copied segment: split its fields
+            fields: Fields = list(content.split("|"))
+            self.segments[position] = (name, fields)
+            return fields
+        return content
 
-    def serialise(self) -> bytes:
-        lines = []
-        for name, fields in self.segments:
-            text = [
-                "~".join("^".join("&".join(subs) for subs in comps) for comps in reps)
-                for reps in fields
-            ]
-            if name == "MSH":
-                text = text[2:]  # [0] and [1] stand for MSH-1 and MSH-2
-                lines.append("MSH|^~\\&|" + "|".join(text))
-            else:
-                lines.append("|".join([name, *text[1:]]))
-        return ("\r".join(line.rstrip("|") for line in lines) + "\r").encode("utf-8")
+    def serialise(self) -> str:
+        return "\r".join(_segment_text(n, c) for n, c in self.segments) + "\r"
+
+
+def _parse_field(text: str) -> Field:
+    return [[component.split("&") for component in rep.split("^")] for rep in text.split("~")]
+
+
+def _field_text(field: Field | str) -> str:
+    if isinstance(field, str):
+        return field
+    return "~".join("^".join("&".join(subs) for subs in comps) for comps in field)
+
+
+def _segment_text(name: str, content: Fields | str) -> str:
+    if isinstance(content, str):
+        return content
+    text = [_field_text(field) for field in content]
+    if name == "MSH":  # [0] and [1] stand for MSH-1 and MSH-2
+        return (STANDARD_MSH + "|".join(text[2:])).rstrip("|")
+    return "|".join([name, *text[1:]]).rstrip("|")
 
 
 def _grow(items: list[Any], index: int, kind: type) -> Any:
