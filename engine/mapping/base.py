@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine.config import ConfigError, describe_errors
 from engine.pipeline.view import MessageView
@@ -33,6 +33,38 @@ class Mapping(Protocol):
         ...
 
     def apply(self, msg: MessageView) -> bytes: ...
+
+
+class SectionBase(BaseModel):
+    """The `[mapping]` keys every kind has."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str = ""
+    source: str = "any"  # the input format; "any" accepts every format
+    target: str = "text"
+    charset: str = ""  # output encoding; default: the message's own charset
+    test_ignore: list[str] = []  # fields `kanal mappings test` does not compare, e.g. MSH-7
+
+
+class MappingBase:
+    """What a loaded mapping of any kind exposes besides its own `apply`."""
+
+    name: str
+    spec: SectionBase
+
+    @property
+    def target(self) -> str:
+        return self.spec.target
+
+    @property
+    def test_ignore(self) -> list[str]:
+        return self.spec.test_ignore
+
+    def check_source(self, msg: MessageView) -> None:
+        if self.spec.source != "any" and msg.format != self.spec.source:
+            raise MappingError(
+                f"mapping {self.name!r} expects {self.spec.source} input, got {msg.format}"
+            )
 
 
 def read_spec(path: Path, model: type[M]) -> M:

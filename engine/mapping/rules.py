@@ -25,7 +25,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.config import ConfigError
-from engine.mapping.base import MappingError, encode, read_spec
+from engine.mapping.base import MappingBase, MappingError, SectionBase, encode, read_spec
 from engine.mapping.conceptmap import Concept, ConceptMap, load_conceptmap
 from engine.mapping.filters import FILTERS
 from engine.mapping.targets import Hl7Target, JsonTarget
@@ -50,15 +50,11 @@ class RuleSpec(BaseModel):
     required: bool = False
 
 
-class RulesSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RulesSection(SectionBase):
     kind: Literal["rules"]
-    description: str = ""
     source: Literal["hl7v2"] = "hl7v2"
     target: Literal["json", "hl7v2"] = "json"
     start: Literal["empty", "source"] = "empty"  # source: patch a copy (hl7v2 → hl7v2)
-    charset: str = ""  # output encoding; default: the message's own (UTF-8 for JSON)
-    test_ignore: list[str] = []
 
 
 class RulesFile(BaseModel):
@@ -82,24 +78,13 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class RulesMapping:
+class RulesMapping(MappingBase):
     name: str
-    section: RulesSection
+    spec: RulesSection
     rules: tuple[Rule, ...]
 
-    @property
-    def target(self) -> str:
-        return self.section.target
-
-    @property
-    def test_ignore(self) -> list[str]:
-        return self.section.test_ignore
-
     def apply(self, msg: MessageView) -> bytes:
-        if msg.format != self.section.source:
-            raise MappingError(
-                f"mapping {self.name!r} expects {self.section.source} input, got {msg.format}"
-            )
+        self.check_source(msg)
         target = self._start(msg)
         conditions: dict[str, bool] = {}  # rules often share a condition: evaluate it once
         for rule in self.rules:
@@ -111,12 +96,12 @@ class RulesMapping:
                 raise
             except (TemplateError, ValueError, LookupError, TypeError) as exc:
                 raise MappingError(f"mapping {self.name!r}, {rule.where}: {exc}") from None
-        charset = self.section.charset or (msg.charset if self.target == "hl7v2" else "utf-8")
+        charset = self.spec.charset or (msg.charset if self.target == "hl7v2" else "utf-8")
         return encode(target.serialise(), charset or "utf-8", self.name)
 
     def _start(self, msg: MessageView) -> JsonTarget | Hl7Target:
-        if self.section.start == "empty":
-            return TARGETS[self.section.target]()
+        if self.spec.start == "empty":
+            return TARGETS[self.spec.target]()
         try:
             return Hl7Target(copy_of=msg.text)
         except ValueError as exc:

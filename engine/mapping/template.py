@@ -11,21 +11,17 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
 from engine.config import ConfigError
-from engine.mapping.base import MappingError, encode, read_spec
+from engine.mapping.base import MappingBase, MappingError, SectionBase, encode, read_spec
 from engine.mapping.filters import FILTERS
 from engine.mapping.hl7_edit import hl7_lines, with_fields
 from engine.pipeline.view import MessageView
 
 
-class _MappingSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _MappingSection(SectionBase):
     kind: Literal["template"] = "template"
-    description: str = ""
     source: Literal["hl7v2", "any"] = "any"
     target: Literal["hl7v2", "text", "json", "xml"] = "text"
     template: str = "template.j2"
-    charset: str = ""  # output encoding; default: the message's own charset
-    test_ignore: list[str] = []  # fields `kanal mappings test` does not compare, e.g. MSH-7
 
 
 class _MappingFile(BaseModel):
@@ -34,24 +30,13 @@ class _MappingFile(BaseModel):
 
 
 @dataclass(frozen=True)
-class TemplateMapping:
+class TemplateMapping(MappingBase):
     name: str
     spec: _MappingSection
     render: Template
 
-    @property
-    def target(self) -> str:
-        return self.spec.target
-
-    @property
-    def test_ignore(self) -> list[str]:
-        return self.spec.test_ignore
-
     def apply(self, msg: MessageView) -> bytes:
-        if self.spec.source != "any" and msg.format != self.spec.source:
-            raise MappingError(
-                f"mapping {self.name!r} expects {self.spec.source} input, got {msg.format}"
-            )
+        self.check_source(msg)
         try:
             text: str = self.render.render(msg=msg)
         except (TemplateError, ValueError, LookupError, TypeError) as exc:
