@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -32,10 +32,9 @@ def load(config_path: Path) -> tuple[EngineConfig, list[ChannelConfig]]:
         return config, load_channels(config.channels_dir, config.base_dir)
     except ConfigError as exc:
         fail(str(exc))
-        raise  # unreachable: fail exits
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
 

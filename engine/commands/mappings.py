@@ -23,7 +23,6 @@ def _mappings_dir(config: Path) -> Path:
         return load_engine_config(config).mappings_dir
     except ConfigError as exc:
         fail(str(exc))
-        raise
 
 
 @app.command("test")
@@ -42,7 +41,6 @@ def test_mappings(
             results = run_tests(folder, mapping)
         except ConfigError as exc:
             fail(str(exc))
-            return
         for result in results:
             mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
             console.print(f"{mark} {result.mapping} / {result.case}")
@@ -65,7 +63,6 @@ def convert_file(
         output = convert(loaded, file.read_bytes())
     except (ConfigError, MappingError) as exc:
         fail(str(exc), code=1)
-        return
     if sys.stdout.isatty():  # for a person: HL7's bare CR would overwrite lines
         output = output.replace(b"\r", b"\n")
         if loaded.target == "json":

@@ -109,7 +109,6 @@ def show(
         detail = message_detail(conn, message_id)
     if detail is None:
         fail(f"no message with id {message_id}", code=1)
-        return
     _readable(detail, reveal)
     if format == "json":
         print_json(detail)

@@ -26,7 +26,6 @@ def run(
         engine = Engine(engine_config, channels)
     except ConfigError as exc:
         fail(str(exc))
-        return
     asyncio.run(_serve(engine))
 
 

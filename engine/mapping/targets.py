@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from engine.formats.hl7v2.values import _parse_path  # the same addressing as the parser
+from engine.formats.hl7v2 import parse_path  # the same addressing as the parser
 from engine.mapping.hl7_edit import hl7_lines
 
 _JSON_STEP = re.compile(r"([^.\[\]]+)((?:\[\d+\])*)")
@@ -86,7 +86,7 @@ class Hl7Target:
             self.segments = [(line[:3], line) for line in hl7_lines(copy_of)]
 
     def set(self, path: str, value: Any) -> None:
-        name, seg_rep, field, rep, comp, sub = _parse_path(path)
+        name, seg_rep, field, rep, comp, sub = parse_path(path)
         if field == 0 or (name == "MSH" and field <= 2):
             raise ValueError(f"{path!r}: name a field after the separators")
         fields = self._segment(name, seg_rep)

@@ -18,6 +18,7 @@ from engine.formats.hl7v2.escaping import escape
 from engine.formats.hl7v2.message import HL7Message, parse
 from engine.formats.hl7v2.metadata import extract_metadata, normalise_cpr
 from engine.formats.hl7v2.separators import DEFAULT_SEPARATORS, Separators
+from engine.formats.hl7v2.values import parse_path
 
 __all__ = [
     "DEFAULT_SEPARATORS",
@@ -30,5 +31,6 @@ __all__ = [
     "extract_metadata",
     "normalise_cpr",
     "parse",
+    "parse_path",
     "split_batch",
 ]

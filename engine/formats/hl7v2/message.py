@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine.formats.hl7v2.charset import decode
 from engine.formats.hl7v2.errors import HL7Error
 from engine.formats.hl7v2.separators import Separators, _read_msh
-from engine.formats.hl7v2.values import _narrow, _parse_path, _unescape
+from engine.formats.hl7v2.values import _narrow, _unescape, parse_path
 
 
 class HL7Message:
@@ -41,7 +41,7 @@ class HL7Message:
         separators (a whole field with components, say) is returned as encoded HL7 text, so
         that its structure stays unambiguous.
         """
-        return self.value(*_parse_path(path))
+        return self.value(*parse_path(path))
 
     def value(self, segment: str, seg_rep: int, field: int, rep: int, comp: int, sub: int) -> str:
         """:meth:`get` with the path already split; 0 for rep/comp/sub means "all of it"."""

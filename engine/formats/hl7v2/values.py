@@ -10,7 +10,7 @@ _PATH = re.compile(r"([A-Z0-9]{3})(?:\[(\d+)\])?-(\d+)(?:\[(\d+)\])?(?:\.(\d+))?
 _PATHS: dict[str, tuple[str, int, int, int, int, int]] = {}
 
 
-def _parse_path(path: str) -> tuple[str, int, int, int, int, int]:
+def parse_path(path: str) -> tuple[str, int, int, int, int, int]:
     """("PID", seg_rep, field, rep, comp, sub); parsed paths are cached (a channel uses few)."""
     parsed = _PATHS.get(path)
     if parsed is None:
