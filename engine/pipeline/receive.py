@@ -15,6 +15,7 @@ from engine.formats.sniff import Parsed, parse_messages
 from engine.pipeline.items import Incoming
 from engine.pipeline.router import Router
 from engine.store.batches import Stored
+from engine.store.schema import MessageStatus
 from engine.store.writer import Writer
 
 
@@ -56,6 +57,6 @@ class Receiver:
     def _routed(self, incoming: Incoming) -> Incoming:
         if incoming.error is None:
             incoming.route = self._router.route(incoming)
-            if incoming.route.status == "ERROR":
+            if incoming.route.status == MessageStatus.ERROR:
                 incoming.error = incoming.route.detail
         return incoming
