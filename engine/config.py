@@ -228,6 +228,12 @@ class EngineConfig(Strict):
         return self.path(self.engine.mappings_dir)
 
     @property
+    def schema_dir(self) -> Path | None:
+        """Official MedCom schemas (XSD), when configured."""
+        folder = self.standards.medcom.schema_dir
+        return self.path(folder) if folder else None
+
+    @property
     def data_dir(self) -> Path:
         return self.path(self.engine.data_dir)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.formats import hl7v2
+from lxml import etree
+
+from engine.formats import fhir, hl7v2, xml
 from engine.formats.metadata import Metadata
 
 
@@ -34,6 +36,10 @@ def sniff(raw: bytes) -> str:
 def parse_messages(raw: bytes) -> list[Parsed]:
     """One entry per message in the input (an HL7 batch yields several)."""
     kind = sniff(raw)
+    if kind == "xml":
+        return [_parse_xml(raw)]
+    if kind == "json":
+        return [_parse_fhir(raw)]
     if kind != "hl7v2":
         return [_unsupported(raw, kind)]
     try:
@@ -55,11 +61,29 @@ def _parse_hl7(raw: bytes) -> Parsed:
     return Parsed(raw, hl7v2.extract_metadata(message), message)
 
 
+def _parse_xml(raw: bytes) -> Parsed:
+    try:
+        root = xml.parse_xml(raw)
+    except xml.XMLError as exc:
+        return Parsed(raw, Metadata(format="xml"), None, str(exc), "SYN")
+    if etree.QName(root).namespace == fhir.FHIR_NS:
+        return _parse_fhir(raw)
+    return Parsed(raw, xml.extract_metadata(root, xml.declared_encoding(root)), root)
+
+
+def _parse_fhir(raw: bytes) -> Parsed:
+    try:
+        resource = fhir.parse_fhir(raw)
+    except fhir.FHIRError as exc:
+        return Parsed(raw, Metadata(format="fhir"), None, str(exc), "SYN")
+    return Parsed(raw, fhir.extract_metadata(resource), resource)
+
+
 def _unsupported(raw: bytes, kind: str) -> Parsed:
     if not raw.strip():
         reason = "empty message"
     elif kind == "unknown":
-        reason = "unrecognised format: expected an HL7 v2 message starting with MSH"
+        reason = "unrecognised format: expected HL7 v2 (MSH), XML or FHIR JSON"
     else:
         reason = f"{kind} messages are not accepted by this engine yet"
     return Parsed(raw, Metadata(format=kind), None, reason, "200")

@@ -11,7 +11,8 @@ from engine.mapping.rules import load_rules
 from engine.mapping.template import load_template
 
 
-def load_mapping(mappings_dir: Path, name: str) -> Mapping:
+def load_mapping(mappings_dir: Path, name: str, schema_dir: Path | None = None) -> Mapping:
+    """`schema_dir`: official XSDs that XML outputs are validated against, if configured."""
     folder = mappings_dir / name
     path = folder / "mapping.toml"
     if not path.is_file():
@@ -21,7 +22,7 @@ def load_mapping(mappings_dir: Path, name: str) -> Mapping:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     if kind == "rules":
-        return load_rules(folder, name)
+        return load_rules(folder, name, schema_dir)
     if kind == "template":
         return load_template(folder, name)
     raise ConfigError(f"{path}: mapping.kind: {kind!r} is not one of 'template', 'rules'")

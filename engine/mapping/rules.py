@@ -1,5 +1,8 @@
 """Declarative mappings: ordered, named rules from source paths to target paths.
 
+    [let]                          # values computed once per message, `let.patient_id`
+    patient_id = "{{ uuid_for('patient', msg.cpr) }}"
+
     [[rule]]
     name = "sex"
     from = "PID-8"                 # a path in the source format's addressing
@@ -10,8 +13,14 @@
     when = "msg.type == 'ADT^A01'" # optional: the rule applies only then
     required = true                # an empty result is an error naming the rule
 
-Every error names the mapping, the rule and the source path, so the message that
-becomes ERROR says exactly what to fix.
+    [[rule]]
+    name = "identifiers"
+    for_each = "PID-3"             # once per item the path selects (segments, nodes...)
+    via = "identifier"             # a sub-mapping, [via.identifier], paths relative to
+    to = "identifier[+]"           # the item and to the new target node
+
+Every error names the mapping, the rule (and the sub-mapping it sits in) and the source
+path, so the message that becomes ERROR says exactly what to fix.
 """
 
 from __future__ import annotations
@@ -25,17 +34,16 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.config import ConfigError
-from engine.mapping.base import MappingBase, MappingError, SectionBase, encode, read_spec
+from engine.mapping.base import MappingBase, MappingError, SectionBase, read_spec
 from engine.mapping.conceptmap import Concept, ConceptMap, load_conceptmap
 from engine.mapping.filters import FILTERS
-from engine.mapping.targets import Hl7Target, JsonTarget
+from engine.mapping.output import Output, start_output
+from engine.mapping.sources import SourceDoc, document
 from engine.pipeline.view import MessageView
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined)
 _ENV.filters.update(FILTERS)
 _ENV.globals.update(FILTERS)
-
-TARGETS: dict[str, type[JsonTarget] | type[Hl7Target]] = {"json": JsonTarget, "hl7v2": Hl7Target}
 
 
 class RuleSpec(BaseModel):
@@ -43,6 +51,8 @@ class RuleSpec(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     source: str = Field(default="", alias="from")
     to: str
+    for_each: str = ""
+    via: str = ""
     value: str = ""
     when: str = ""
     translate: str = ""
@@ -52,68 +62,130 @@ class RuleSpec(BaseModel):
 
 class RulesSection(SectionBase):
     kind: Literal["rules"]
-    source: Literal["hl7v2"] = "hl7v2"
-    target: Literal["json", "hl7v2"] = "json"
+    source: Literal["hl7v2", "xml", "fhir"] = "hl7v2"
+    target: Literal["json", "fhir", "xml", "hl7v2"] = "json"
     start: Literal["empty", "source"] = "empty"  # source: patch a copy (hl7v2 → hl7v2)
+    # XPath prefixes for the source, and for prefixed names in an XML target
+    namespaces: dict[str, str] = Field(default_factory=dict)
+    root: str = ""  # XML target: the root element
+    target_namespace: str = ""  # XML target: the namespace of unprefixed names
+    line_break: str = ""  # XML target: newlines in values become this empty element
+    validate_output: bool = Field(default=True, alias="validate")
+
+
+class ViaSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = ""
+    rule: list[RuleSpec] = Field(min_length=1)
 
 
 class RulesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mapping: RulesSection
+    let: dict[str, str] = {}
+    via: dict[str, ViaSpec] = {}
     rule: list[RuleSpec] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
 class Rule:
     spec: RuleSpec
+    where: str  # "rule 'x' (from PID-8)", inside a sub-mapping "via 'v' rule 'x' ..."
     when: Any  # compiled expression, or None
     value: Template | None
     conceptmap: ConceptMap | None
+    via: tuple[Rule, ...] | None
 
-    @property
-    def where(self) -> str:
-        return f"rule {self.spec.name!r}" + (
-            f" (from {self.spec.source})" if self.spec.source else ""
-        )
+
+@dataclass(frozen=True)
+class Scope:
+    """What templates and conditions see besides `value`."""
+
+    msg: MessageView
+    source: SourceDoc  # the whole message
+    let: dict[str, str]
 
 
 @dataclass(frozen=True)
 class RulesMapping(MappingBase):
     name: str
     spec: RulesSection
+    let: tuple[tuple[str, Template | str], ...]
     rules: tuple[Rule, ...]
+    output: Output
 
     def apply(self, msg: MessageView) -> bytes:
         self.check_source(msg)
-        target = self._start(msg)
-        conditions: dict[str, bool] = {}  # rules often share a condition: evaluate it once
-        for rule in self.rules:
+        try:
+            source = document(msg.parsed, msg.format, self.spec.namespaces)
+            target = self.output.start(msg)
+        except ValueError as exc:
+            raise MappingError(f"mapping {self.name!r}: {exc}") from None
+        scope = Scope(msg, source, {})
+        for key, template in self.let:
             try:
-                value = self._evaluate(rule, msg, conditions)
-                if value is not None:
-                    target.set(rule.spec.to, value)
+                scope.let[key] = (
+                    template if isinstance(template, str) else self._render(template, scope, source)
+                )
+            except (TemplateError, ValueError, LookupError, TypeError) as exc:
+                raise MappingError(f"mapping {self.name!r}, let {key!r}: {exc}") from None
+        self._run(self.rules, source, target, scope)
+        return self.output.finish(target, msg, self.name)
+
+    def _run(self, rules: tuple[Rule, ...], item: SourceDoc, target: Any, scope: Scope) -> None:
+        conditions: dict[str, bool] = {}  # rules often share a condition: evaluate it once
+        for rule in rules:
+            try:
+                if rule.via is not None:
+                    for node in self._via_sources(rule, item, scope, conditions):
+                        self._run(rule.via, node, target.child(rule.spec.to), scope)
+                elif rule.spec.for_each:
+                    for each in item.select(rule.spec.for_each):
+                        if self._applies(rule, each, scope, None):
+                            self._write(rule, each, target, scope, own_text=True)
+                elif self._applies(rule, item, scope, conditions):
+                    self._write(rule, item, target, scope, own_text=False)
             except MappingError:
                 raise
             except (TemplateError, ValueError, LookupError, TypeError) as exc:
                 raise MappingError(f"mapping {self.name!r}, {rule.where}: {exc}") from None
-        charset = self.spec.charset or (msg.charset if self.target == "hl7v2" else "utf-8")
-        return encode(target.serialise(), charset or "utf-8", self.name)
 
-    def _start(self, msg: MessageView) -> JsonTarget | Hl7Target:
-        if self.spec.start == "empty":
-            return TARGETS[self.spec.target]()
-        try:
-            return Hl7Target(copy_of=msg.text)
-        except ValueError as exc:
-            raise MappingError(f"mapping {self.name!r}: {exc}") from None
+    def _via_sources(
+        self, rule: Rule, item: SourceDoc, scope: Scope, conditions: dict[str, bool]
+    ) -> list[SourceDoc]:
+        if rule.spec.for_each:
+            nodes = [
+                n for n in item.select(rule.spec.for_each) if self._applies(rule, n, scope, None)
+            ]
+        elif not self._applies(rule, item, scope, conditions):
+            return []
+        else:
+            nodes = item.select(rule.spec.source)[:1] if rule.spec.source else [item]
+        if not nodes and rule.spec.required:
+            raise MappingError(
+                f"mapping {self.name!r}, {rule.where}: nothing to map, and the rule is required"
+            )
+        return nodes
 
-    def _evaluate(self, rule: Rule, msg: MessageView, conditions: dict[str, bool]) -> Any:
-        if rule.when is not None:
-            if rule.spec.when not in conditions:
-                conditions[rule.spec.when] = bool(rule.when(msg=msg))
-            if not conditions[rule.spec.when]:
-                return None
-        value: Any = msg.get(rule.spec.source) if rule.spec.source else ""
+    def _applies(
+        self, rule: Rule, item: SourceDoc, scope: Scope, conditions: dict[str, bool] | None
+    ) -> bool:
+        if rule.when is None:
+            return True
+        if conditions is None:  # per item of a for_each: no sharing
+            return bool(rule.when(msg=scope.msg, item=item, source=scope.source, let=scope.let))
+        if rule.spec.when not in conditions:
+            conditions[rule.spec.when] = bool(
+                rule.when(msg=scope.msg, item=item, source=scope.source, let=scope.let)
+            )
+        return conditions[rule.spec.when]
+
+    def _write(
+        self, rule: Rule, item: SourceDoc, target: Any, scope: Scope, own_text: bool
+    ) -> None:
+        value: Any = item.get(rule.spec.source) if rule.spec.source else ""
+        if own_text and not rule.spec.source:
+            value = item.text()
         concept: Concept | None = None
         if rule.conceptmap is not None and value != "":
             concept = self._translate(rule, str(value))
@@ -121,7 +193,7 @@ class RulesMapping(MappingBase):
         if value == "" and rule.spec.default is not None:
             value = rule.spec.default
         if rule.value is not None:
-            value = rule.value.render(msg=msg, value=value, concept=concept)
+            value = self._render(rule.value, scope, item, value=value, concept=concept)
         elif rule.spec.value:
             value = rule.spec.value  # a constant: no template to render
         if value == "":
@@ -129,8 +201,14 @@ class RulesMapping(MappingBase):
                 raise MappingError(
                     f"mapping {self.name!r}, {rule.where}: no value, and the rule is required"
                 )
-            return None
-        return value
+            return
+        target.set(rule.spec.to, value)
+
+    @staticmethod
+    def _render(template: Template, scope: Scope, item: SourceDoc, **extra: Any) -> str:
+        return template.render(
+            msg=scope.msg, source=scope.source, item=item, let=scope.let, **extra
+        )
 
     def _translate(self, rule: Rule, code: str) -> Concept:
         assert rule.conceptmap is not None
@@ -149,27 +227,56 @@ def _is_template(text: str) -> bool:
     return "{{" in text or "{%" in text
 
 
-def load_rules(folder: Path, name: str) -> RulesMapping:
-    spec = read_spec(folder / "mapping.toml", RulesFile)
-    maps: dict[str, ConceptMap] = {}
-    rules = []
-    for rule in spec.rule:
-        where = f"mapping {name!r} rule {rule.name!r}"
+class _Compiler:
+    """Turns rule specs into rules: templates compiled, concept maps and sub-mappings loaded."""
+
+    def __init__(self, folder: Path, name: str, vias: dict[str, ViaSpec]) -> None:
+        self.folder, self.name, self.vias = folder, name, vias
+        self.maps: dict[str, ConceptMap] = {}
+
+    def rules(self, specs: list[RuleSpec], inside: tuple[str, ...] = ()) -> tuple[Rule, ...]:
+        names = [r.name for r in specs]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ConfigError(
+                f"mapping {self.name!r}: rule names must be unique; repeated: {repeated}"
+            )
+        return tuple(self.rule(spec, inside) for spec in specs)
+
+    def rule(self, spec: RuleSpec, inside: tuple[str, ...]) -> Rule:
+        prefix = "".join(f"via {v!r} " for v in inside)
+        where = f"{prefix}rule {spec.name!r}" + (f" (from {spec.source})" if spec.source else "")
+        label = f"mapping {self.name!r} {prefix}rule {spec.name!r}"
         try:
-            when = _ENV.compile_expression(rule.when) if rule.when else None
-            value = _ENV.from_string(rule.value) if _is_template(rule.value) else None
+            when = _ENV.compile_expression(spec.when) if spec.when else None
+            value = _ENV.from_string(spec.value) if _is_template(spec.value) else None
         except TemplateError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        if rule.translate and rule.translate not in maps:
-            maps[rule.translate] = load_conceptmap(folder, rule.translate)
-        rules.append(Rule(rule, when, value, maps.get(rule.translate)))
-    names = [r.name for r in spec.rule]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ConfigError(f"mapping {name!r}: rule names must be unique; repeated: {repeated}")
-    if spec.mapping.start == "source" and (spec.mapping.source, spec.mapping.target) != (
-        "hl7v2",
-        "hl7v2",
-    ):
+            raise ConfigError(f"{label}: {exc}") from None
+        if spec.translate and spec.translate not in self.maps:
+            self.maps[spec.translate] = load_conceptmap(self.folder, spec.translate)
+        via = None
+        if spec.via:
+            if spec.via not in self.vias:
+                raise ConfigError(f"{label}: via {spec.via!r} is not defined: add [via.{spec.via}]")
+            if spec.via in inside:
+                raise ConfigError(f"{label}: via {spec.via!r} uses itself")
+            if spec.value or spec.translate:
+                raise ConfigError(f"{label}: a rule with via takes no value or translate")
+            via = self.rules(self.vias[spec.via].rule, (*inside, spec.via))
+        return Rule(spec, where, when, value, self.maps.get(spec.translate), via)
+
+
+def load_rules(folder: Path, name: str, schema_dir: Path | None = None) -> RulesMapping:
+    spec = read_spec(folder / "mapping.toml", RulesFile)
+    section = spec.mapping
+    if section.start == "source" and (section.source, section.target) != ("hl7v2", "hl7v2"):
         raise ConfigError(f"mapping {name!r}: start = 'source' needs hl7v2 → hl7v2")
-    return RulesMapping(name, spec.mapping, tuple(rules))
+    compiler = _Compiler(folder, name, spec.via)
+    rules = compiler.rules(spec.rule)
+    let: list[tuple[str, Template | str]] = []
+    for key, text in spec.let.items():
+        try:
+            let.append((key, _ENV.from_string(text) if _is_template(text) else text))
+        except TemplateError as exc:
+            raise ConfigError(f"mapping {name!r} let {key!r}: {exc}") from None
+    return RulesMapping(name, section, tuple(let), rules, start_output(section, name, schema_dir))

@@ -54,12 +54,26 @@ class HL7Message:
             if index < 0:
                 return ""
             fields = self.fields(index)
-        if field >= len(fields):
-            return ""
-        value = fields[field]
+        return self._field_value(fields, field, rep, comp, sub)
+
+    def value_at(self, index: int, field: int, rep: int, comp: int, sub: int) -> str:
+        """:meth:`value` in the segment at ``index`` (see :meth:`segment_indexes`)."""
+        return self._field_value(self.fields(index), field, rep, comp, sub)
+
+    def segment_indexes(self, segment: str) -> list[int]:
+        """Positions of every ``segment`` in the message, in order."""
+        return [i for i, name in enumerate(self._segment_names()) if name == segment]
+
+    def narrow(self, value: str, rep: int, comp: int, sub: int) -> str:
+        """Part of an encoded field value, unescaped like :meth:`value`."""
         if value and (rep or comp):
             value = _narrow(value, self.separators, rep, comp, sub)
         return self._leaf(value) if value else ""
+
+    def _field_value(self, fields: list[str], field: int, rep: int, comp: int, sub: int) -> str:
+        if field >= len(fields):
+            return ""
+        return self.narrow(fields[field], rep, comp, sub)
 
     def fields(self, index: int) -> list[str]:
         """Fields of the segment at ``index``, numbered as in HL7 (``[0]`` is the name)."""

@@ -1,69 +1,19 @@
-"""Targets are built as structures and serialised once: no string-gluing of JSON or HL7.
+"""HL7 v2 targets, built as segments and fields and serialised once, values escaped.
 
-JSON paths are dotted with list indexes: `entry[0].resource.identifier[1].value`.
-HL7 v2 paths are the usual ones: `PID-5.1`, `PID-3[2].4`, `OBX[2]-5`.
+Paths are the usual ones: `PID-5.1`, `PID-3[2].4`, `OBX[2]-5`. A sub-mapping's `to`
+names a segment, `OBX[+]` (a new one), `OBX[=]` (the last) or `OBX[2]`; inside it,
+`OBX-5` means that segment.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from typing import Any
 
 from engine.formats.hl7v2 import parse_path  # the same addressing as the parser
 from engine.mapping.hl7_edit import hl7_lines
 
-_JSON_STEP = re.compile(r"([^.\[\]]+)((?:\[\d+\])*)")
-
-
-class JsonTarget:
-    def __init__(self) -> None:
-        self.root: dict[str, Any] = {}
-
-    def set(self, path: str, value: Any) -> None:
-        steps = _json_steps(path)
-        node: Any = self.root
-        for position, step in enumerate(steps):
-            last = position == len(steps) - 1
-            following: Any = None if last else ([] if isinstance(steps[position + 1], int) else {})
-            node = _json_child(node, step, following, value if last else None, path)
-
-    def serialise(self) -> str:
-        # Compact: json's C encoder only runs without indent (several times faster).
-        return json.dumps(self.root, ensure_ascii=False, separators=(",", ":"))
-
-
-@functools.lru_cache(maxsize=4096)  # a mapping has few target paths: parse each once
-def _json_steps(path: str) -> tuple[str | int, ...]:
-    steps: list[str | int] = []
-    for part in path.split("."):
-        match = _JSON_STEP.fullmatch(part)
-        if match is None:
-            raise ValueError(f"not a JSON target path: {path!r}")
-        steps.append(match.group(1))
-        steps.extend(int(i) for i in re.findall(r"\[(\d+)\]", match.group(2)))
-    return tuple(steps)
-
-
-def _json_child(node: Any, step: str | int, following: Any, value: Any, path: str) -> Any:
-    if isinstance(step, int):
-        if not isinstance(node, list):
-            raise ValueError(f"{path!r}: [{step}] used on an object")
-        while len(node) <= step:
-            node.append(None)
-        if following is None:
-            node[step] = value
-        elif node[step] is None:
-            node[step] = following
-        return node[step]
-    if not isinstance(node, dict):
-        raise ValueError(f"{path!r}: {step!r} used on a list")
-    if following is None:
-        node[step] = value
-    else:
-        node.setdefault(step, following)
-    return node[step]
+_SEGMENT_STEP = re.compile(r"^([A-Z][A-Z0-9]{2})(?:\[(\d+|\+|=)\])?$")
 
 
 Field = list[list[list[str]]]  # repetition → component → subcomponent
@@ -86,7 +36,23 @@ class Hl7Target:
             self.segments = [(line[:3], line) for line in hl7_lines(copy_of)]
 
     def set(self, path: str, value: Any) -> None:
-        name, seg_rep, field, rep, comp, sub = parse_path(path)
+        self.set_at(path, parse_path(path), value)
+
+    def child(self, path: str) -> Hl7SegmentTarget:
+        match = _SEGMENT_STEP.match(path)
+        if match is None:
+            raise ValueError(f"{path!r}: a sub-mapping into HL7 needs a segment: OBX[+]")
+        name, index = match.group(1), match.group(2) or "1"
+        count = sum(1 for seg, _ in self.segments if seg == name)
+        if index == "+" or (index == "=" and count == 0):
+            repetition = count + 1
+        else:
+            repetition = count if index == "=" else int(index)
+        self._segment(name, repetition)
+        return Hl7SegmentTarget(self, name, repetition)
+
+    def set_at(self, path: str, parsed: tuple[str, int, int, int, int, int], value: Any) -> None:
+        name, seg_rep, field, rep, comp, sub = parsed
         if field == 0 or (name == "MSH" and field <= 2):
             raise ValueError(f"{path!r}: name a field after the separators")
         fields = self._segment(name, seg_rep)
@@ -122,6 +88,22 @@ class Hl7Target:
 
     def serialise(self) -> str:
         return "\r".join(_segment_text(n, c) for n, c in self.segments) + "\r"
+
+
+class Hl7SegmentTarget:
+    """One segment of an HL7 target, for a sub-mapping: `OBX-5` means this OBX."""
+
+    def __init__(self, parent: Hl7Target, name: str, repetition: int) -> None:
+        self.parent, self.name, self.repetition = parent, name, repetition
+
+    def set(self, path: str, value: Any) -> None:
+        name, seg_rep, field, rep, comp, sub = parse_path(path)
+        if name == self.name and seg_rep == 1:
+            seg_rep = self.repetition
+        self.parent.set_at(path, (name, seg_rep, field, rep, comp, sub), value)
+
+    def child(self, path: str) -> Hl7SegmentTarget:
+        return self.parent.child(path)
 
 
 def _parse_field(text: str) -> Field:

@@ -1,0 +1,110 @@
+"""JSON (and FHIR) targets: dotted paths with list indexes, built as dicts and lists.
+
+`entry[0].resource.id`; `[+]` appends a new item, `[=]` is the last one (as in FHIR
+Shorthand), so a `for_each` writes `identifier[+]` once per source item. Empty objects,
+lists and strings are dropped when serialising: FHIR forbids them, and a sub-mapping whose
+source was absent leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+_STEP = re.compile(r"([^.\[\]]+)((?:\[(?:\d+|\+|=)\])*)")
+_INDEX = re.compile(r"\[(\d+|\+|=)\]")
+
+Step = str | int  # a key, an index, or "+"/"=" (kept apart from keys by the brackets)
+
+
+class JsonTarget:
+    def __init__(self, root: dict[str, Any] | None = None) -> None:
+        self.root: dict[str, Any] = {} if root is None else root
+
+    def set(self, path: str, value: Any) -> None:
+        _place(self.root, _steps(path), value, path)
+
+    def child(self, path: str) -> JsonTarget:
+        node = _place(self.root, _steps(path), None, path)
+        return JsonTarget(node)
+
+    def serialise(self) -> str:
+        # Compact: json's C encoder only runs without indent (several times faster).
+        return json.dumps(pruned(self.root), ensure_ascii=False, separators=(",", ":"))
+
+    def structure(self) -> dict[str, Any]:
+        result: dict[str, Any] = pruned(self.root) or {}
+        return result
+
+
+@functools.lru_cache(maxsize=4096)  # a mapping has few target paths: parse each once
+def _steps(path: str) -> tuple[tuple[Step, bool], ...]:
+    """(step, is_index) pairs: "+", "=" and numbers inside brackets are indexes."""
+    steps: list[tuple[Step, bool]] = []
+    for part in path.split("."):
+        match = _STEP.fullmatch(part)
+        if match is None:
+            raise ValueError(f"not a JSON target path: {path!r}")
+        steps.append((match.group(1), False))
+        for index in _INDEX.findall(match.group(2)):
+            steps.append((int(index) if index.isdigit() else index, True))
+    return tuple(steps)
+
+
+def _place(
+    root: dict[str, Any], steps: tuple[tuple[Step, bool], ...], value: Any, path: str
+) -> Any:
+    """Walk (creating as needed) and set the last step; with value None, return the object
+    there (created empty) for a sub-mapping to fill."""
+    node: Any = root
+    for position, (step, is_index) in enumerate(steps):
+        last = position == len(steps) - 1
+        if last and value is not None:
+            fresh: Any = value
+        elif last or not steps[position + 1][1]:
+            fresh = {}
+        else:
+            fresh = []
+        node = (
+            _index(node, step, fresh, last and value is not None, path)
+            if is_index
+            else _key(node, str(step), fresh, last and value is not None, path)
+        )
+    return node
+
+
+def _key(node: Any, key: str, fresh: Any, overwrite: bool, path: str) -> Any:
+    if not isinstance(node, dict):
+        raise ValueError(f"{path!r}: {key!r} used on a list")
+    if overwrite or node.get(key) is None:
+        node[key] = fresh
+    return node[key]
+
+
+def _index(node: Any, step: Step, fresh: Any, overwrite: bool, path: str) -> Any:
+    if not isinstance(node, list):
+        raise ValueError(f"{path!r}: [{step}] used on an object")
+    if step == "+" or (step == "=" and not node):
+        node.append(fresh)
+        return fresh
+    position = len(node) - 1 if step == "=" else int(step)
+    while len(node) <= position:
+        node.append(None)
+    if overwrite or node[position] is None:
+        node[position] = fresh
+    return node[position]
+
+
+def pruned(node: Any) -> Any:
+    """The structure without None, "", [] and {} (recursively); None if nothing is left."""
+    if isinstance(node, dict):
+        kept = {k: v for k, v in ((k, pruned(v)) for k, v in node.items()) if v is not None}
+        return kept or None
+    if isinstance(node, list):
+        items = [v for v in (pruned(v) for v in node) if v is not None]
+        return items or None
+    if node is None or node == "":
+        return None
+    return node

@@ -1,0 +1,104 @@
+"""A rules mapping's output: the target structure it starts from, and how it leaves.
+
+Each target format is built as a structure, validated, then serialised once:
+- `json`: as built;
+- `fhir`: R4 structure (fhir.resources R4B), unique ids, references that resolve in the
+  Bundle, no empty elements;
+- `xml`: against the official schema for its namespace when `[standards.medcom]
+  schema_dir` has one (a namespace without a schema is not an error);
+- `hl7v2`: read back by Kanal's own parser (MSH-9, MSH-10 and MSH-12 present).
+Validation can be switched off per mapping (`validate = false`), for partial outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.config import ConfigError
+from engine.formats import fhir, hl7v2
+from engine.formats.xml import NoSchema, SchemaCatalogue, serialise
+from engine.mapping.base import MappingError, encode
+from engine.mapping.hl7_target import Hl7Target
+from engine.mapping.json_target import JsonTarget
+from engine.mapping.xml_target import XmlTarget
+from engine.pipeline.view import MessageView
+
+if TYPE_CHECKING:
+    from engine.mapping.rules import RulesSection
+
+MAX_PROBLEMS = 5  # an error message names the first few; the rest are counted
+
+
+@dataclass(frozen=True)
+class Output:
+    spec: RulesSection
+    schemas: SchemaCatalogue | None
+
+    def start(self, msg: MessageView) -> Any:
+        target = self.spec.target
+        if target in ("json", "fhir"):
+            return JsonTarget()
+        if target == "xml":
+            return XmlTarget(
+                self.spec.root,
+                self.spec.target_namespace,
+                self.spec.namespaces,
+                line_break=self.spec.line_break,
+            )
+        if self.spec.start == "source":
+            return Hl7Target(copy_of=msg.text)
+        return Hl7Target()
+
+    def finish(self, target: Any, msg: MessageView, name: str) -> bytes:
+        check = self.spec.validate_output
+        if isinstance(target, XmlTarget):
+            tree = target.tree()
+            if check and self.schemas is not None:
+                # "no schema for namespace": nothing to check against, not an error
+                with contextlib.suppress(NoSchema):
+                    _refuse(name, "is not valid against its schema", self.schemas.errors(tree))
+            return serialise(tree, self.spec.charset or "UTF-8")
+        if isinstance(target, JsonTarget):
+            if check and self.spec.target == "fhir":
+                structure = target.structure()
+                problems = fhir.bundle_problems(structure) if structure else ["nothing was mapped"]
+                _refuse(name, "is not valid FHIR", problems or fhir.structure_problems(structure))
+            return encode(target.serialise(), self.spec.charset or "utf-8", name)
+        charset = self.spec.charset or msg.charset or "utf-8"
+        output = encode(target.serialise(), charset, name)
+        if check:
+            try:
+                hl7v2.parse(output)
+            except hl7v2.HL7Error as exc:
+                _refuse(name, "is not a valid HL7 v2 message", [exc.reason])
+        return output
+
+
+def _refuse(name: str, what: str, problems: list[str]) -> None:
+    if not problems:
+        return
+    shown = "; ".join(problems[:MAX_PROBLEMS])
+    more = f" (and {len(problems) - MAX_PROBLEMS} more)" if len(problems) > MAX_PROBLEMS else ""
+    raise MappingError(f"mapping {name!r}: the output {what}: {shown}{more}")
+
+
+@functools.lru_cache(maxsize=8)
+def schema_catalogue(folder: Path) -> SchemaCatalogue:
+    """One catalogue per schema folder, shared by every mapping that validates against it."""
+    try:
+        return SchemaCatalogue(folder)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"[standards.medcom] schema_dir: {exc}") from None
+
+
+def start_output(spec: RulesSection, name: str, schema_dir: Path | None) -> Output:
+    if spec.target == "xml" and not spec.root:
+        raise ConfigError(f"mapping {name!r}: an XML target needs [mapping] root")
+    if spec.target != "xml" and (spec.root or spec.target_namespace or spec.line_break):
+        raise ConfigError(f"mapping {name!r}: root, target_namespace and line_break are for XML")
+    schemas = schema_catalogue(schema_dir) if schema_dir and spec.target == "xml" else None
+    return Output(spec, schemas)

@@ -1,0 +1,183 @@
+"""What rules read: a message, or one item of it, addressed in its format's own paths.
+
+Every document answers `get(path)` (the first value as text, "" when absent),
+`select(path)` (the items a `for_each` or `via` walks) and `text()` (its own value):
+
+- HL7 v2: `PID-5.1`, `PID-3[2].4`, `OBX[2]-5`. `select("OBX")` gives segments (inside
+  one, `OBX-5` is that segment's field); `select("PID-3")` gives the field's repetitions,
+  inside which paths are component numbers: `1`, `4.2`.
+- XML: XPath 1.0 with the prefixes the mapping declares, relative to the item.
+- FHIR: FHIRPath (fhirpathpy, R4 model), relative to the item.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Protocol
+
+import fhirpathpy
+from fhirpathpy.models import models
+from lxml import etree
+
+from engine.formats.hl7v2 import HL7Message, parse_path
+
+_SEGMENT = re.compile(r"^[A-Z][A-Z0-9]{2}$")
+_BREAKS = frozenset({"br", "Break"})  # line breaks in MedCom formatted text
+
+
+class SourceDoc(Protocol):
+    def get(self, path: str) -> str: ...
+
+    def select(self, path: str) -> list[SourceDoc]: ...
+
+    def text(self) -> str: ...
+
+
+class Hl7Doc:
+    """A whole HL7 v2 message, or (with `index`) one segment of it."""
+
+    __slots__ = ("index", "message", "name")
+
+    def __init__(self, message: HL7Message, index: int = -1, name: str = "") -> None:
+        self.message, self.index, self.name = message, index, name
+
+    def get(self, path: str) -> str:
+        segment, seg_rep, field, rep, comp, sub = parse_path(path)
+        if self.index >= 0 and segment == self.name and seg_rep == 1:
+            return self.message.value_at(self.index, field, rep, comp, sub)
+        return self.message.value(segment, seg_rep, field, rep, comp, sub)
+
+    def select(self, path: str) -> list[SourceDoc]:
+        if _SEGMENT.match(path):
+            return [Hl7Doc(self.message, i, path) for i in self.message.segment_indexes(path)]
+        segment, seg_rep, field, _, _, _ = parse_path(path)
+        if self.index >= 0 and segment == self.name and seg_rep == 1:
+            index = self.index
+        else:
+            indexes = self.message.segment_indexes(segment)
+            if len(indexes) < seg_rep:
+                return []
+            index = indexes[seg_rep - 1]
+        fields = self.message.fields(index)
+        raw = fields[field] if field < len(fields) else ""
+        separator = self.message.separators.repetition
+        repetitions = raw.split(separator) if separator else [raw]
+        return [Hl7FieldDoc(self.message, r) for r in repetitions if r]
+
+    def text(self) -> str:
+        return self.message.text if self.index < 0 else "|".join(self.message.fields(self.index))
+
+
+class Hl7FieldDoc:
+    """One repetition of a field: paths are component numbers, `1` or `4.2`."""
+
+    __slots__ = ("message", "raw")
+
+    def __init__(self, message: HL7Message, raw: str) -> None:
+        self.message, self.raw = message, raw
+
+    def get(self, path: str) -> str:
+        comp, _, sub = path.partition(".")
+        try:
+            return self.message.narrow(self.raw, 1, int(comp), int(sub or 0))
+        except ValueError:
+            raise ValueError(f"{path!r}: inside a field, paths are components: 1, 4.2") from None
+
+    def select(self, path: str) -> list[SourceDoc]:
+        return [self]
+
+    def text(self) -> str:
+        return self.message.narrow(self.raw, 1, 0, 0)
+
+
+class XmlDoc:
+    __slots__ = ("namespaces", "node")
+
+    def __init__(self, node: etree._Element, namespaces: dict[str, str]) -> None:
+        self.node, self.namespaces = node, namespaces
+
+    def get(self, path: str) -> str:
+        found = _xpath(path, tuple(self.namespaces.items()))(self.node)
+        if isinstance(found, list):
+            return _xml_text(found[0]) if found else ""
+        if isinstance(found, bool):
+            return "true" if found else "false"
+        if isinstance(found, float) and found.is_integer():
+            return str(int(found))
+        return str(found)
+
+    def select(self, path: str) -> list[SourceDoc]:
+        found = _xpath(path, tuple(self.namespaces.items()))(self.node)
+        if not isinstance(found, list):
+            raise ValueError(f"{path!r} selects a value, not nodes")
+        return [XmlDoc(n, self.namespaces) for n in found if isinstance(n, etree._Element)]
+
+    def text(self) -> str:
+        return _xml_text(self.node)
+
+
+@functools.lru_cache(maxsize=2048)
+def _xpath(path: str, namespaces: tuple[tuple[str, str], ...]) -> etree.XPath:
+    try:
+        return etree.XPath(path, namespaces=dict(namespaces))
+    except etree.XPathSyntaxError as exc:
+        raise ValueError(f"{path!r} is not XPath: {exc}") from None
+
+
+def _xml_text(node: Any) -> str:
+    """An element's text, line breaks (`<br/>`, `<Break/>`) as newlines; else the value."""
+    if not isinstance(node, etree._Element):
+        return str(node)
+    parts = [node.text or ""]
+    for child in node:
+        if etree.QName(child).localname in _BREAKS:
+            parts.append("\n")
+        else:
+            parts.append(_xml_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts).strip()
+
+
+class FhirDoc:
+    __slots__ = ("node",)
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+
+    def get(self, path: str) -> str:
+        found = _fhirpath(path)(self.node)
+        return _fhir_text(found[0]) if found else ""
+
+    def select(self, path: str) -> list[SourceDoc]:
+        return [FhirDoc(item) for item in _fhirpath(path)(self.node)]
+
+    def text(self) -> str:
+        return _fhir_text(self.node)
+
+
+@functools.lru_cache(maxsize=2048)
+def _fhirpath(path: str) -> Any:
+    try:
+        return fhirpathpy.compile(path, model=models["r4"])
+    except Exception as exc:  # fhirpathpy raises its parser's own exception types
+        raise ValueError(f"{path!r} is not FHIRPath: {exc}") from None
+
+
+def _fhir_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)) or value is None:
+        return ""
+    return str(value)
+
+
+def document(message: Any, fmt: str, namespaces: dict[str, str]) -> SourceDoc:
+    """The whole parsed message as a document for rules."""
+    if fmt == "hl7v2":
+        return Hl7Doc(message)
+    if fmt == "xml":
+        return XmlDoc(message, namespaces)
+    if fmt == "fhir":
+        return FhirDoc(message)
+    raise ValueError(f"no rules source for {fmt} messages")

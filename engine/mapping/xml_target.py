@@ -1,0 +1,147 @@
+"""XML targets: paths from the root element, built as an lxml tree.
+
+    root = "Emessage"                       # [mapping] root, in target_namespace
+    to = "Envelope/Sent/Date"               # child elements, created on first use
+    to = "ClinicalEmail/Patient/@type"      # an attribute
+    to = "LaboratoryResults/Analysis[+]"    # a new element; [=] the last; [2] the second
+
+Unprefixed names are in the target namespace; `p:name` uses a declared prefix. Elements
+appear in the order first written, so rules are written in the schema's order. Elements a
+sub-mapping created but left empty are removed before serialising.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from lxml import etree
+
+_STEP = re.compile(r"^(@)?(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)(?:\[(\d+|\+|=)\])?$")
+
+
+class XmlTarget:
+    def __init__(
+        self,
+        root: str,
+        namespace: str,
+        namespaces: dict[str, str],
+        *,
+        line_break: str = "",
+        node: etree._Element | None = None,
+        created: list[etree._Element] | None = None,
+    ) -> None:
+        self.namespace = namespace
+        self.namespaces = namespaces
+        self.line_break = line_break
+        if node is None:
+            node = etree.Element(
+                _qname(root, namespace, namespaces), nsmap=_nsmap(namespace, namespaces)
+            )
+        self.node = node
+        self._created = [] if created is None else created  # sub-mapping roots, maybe empty
+
+    def set(self, path: str, value: str) -> None:
+        steps = _steps(path)
+        parent = self._walk(steps[:-1], path)
+        attribute, prefix, name, index = steps[-1]
+        if attribute:
+            parent.set(_qname(f"{prefix}:{name}" if prefix else name, "", self.namespaces), value)
+            return
+        element = _element(
+            parent, _qname(_named(prefix, name), self.namespace, self.namespaces), index
+        )
+        if self.line_break and "\n" in value:
+            _with_breaks(element, value, _qname(self.line_break, self.namespace, self.namespaces))
+        else:
+            element.text = value
+
+    def child(self, path: str) -> XmlTarget:
+        steps = _steps(path)
+        if steps[-1][0]:
+            raise ValueError(f"{path!r}: a sub-mapping needs an element, not an attribute")
+        node = self._walk(steps, path)
+        self._created.append(node)
+        return XmlTarget(
+            "",
+            self.namespace,
+            self.namespaces,
+            line_break=self.line_break,
+            node=node,
+            created=self._created,
+        )
+
+    def tree(self) -> etree._Element:
+        for node in reversed(self._created):  # innermost first, so emptied parents go too
+            parent = node.getparent()
+            if (
+                parent is not None
+                and not len(node)
+                and not node.attrib
+                and not (node.text or "").strip()
+            ):
+                parent.remove(node)
+        self._created.clear()
+        return self.node
+
+    def _walk(self, steps: tuple[tuple[bool, str, str, str], ...], path: str) -> etree._Element:
+        node = self.node
+        for attribute, prefix, name, index in steps:
+            if attribute:
+                raise ValueError(f"{path!r}: an attribute can only come last")
+            node = _element(
+                node, _qname(_named(prefix, name), self.namespace, self.namespaces), index
+            )
+        return node
+
+
+@functools.lru_cache(maxsize=4096)
+def _steps(path: str) -> tuple[tuple[bool, str, str, str], ...]:
+    steps = []
+    for part in path.strip("/").split("/"):
+        match = _STEP.match(part)
+        if match is None:
+            raise ValueError(f"not an XML target path: {path!r} (at {part!r})")
+        attribute, prefix, name, index = match.groups()
+        steps.append((bool(attribute), prefix or "", name, index or ""))
+    return tuple(steps)
+
+
+def _named(prefix: str, name: str) -> str:
+    return f"{prefix}:{name}" if prefix else name
+
+
+def _qname(name: str, namespace: str, namespaces: dict[str, str]) -> str:
+    prefix, _, local = name.rpartition(":")
+    if prefix:
+        if prefix not in namespaces:
+            raise ValueError(f"prefix {prefix!r} is not declared in [mapping] namespaces")
+        return f"{{{namespaces[prefix]}}}{local}"
+    return f"{{{namespace}}}{local}" if namespace else local
+
+
+def _nsmap(namespace: str, namespaces: dict[str, str]) -> dict[str | None, str]:
+    declared: dict[str | None, str] = {p: uri for p, uri in namespaces.items() if uri != namespace}
+    if namespace:
+        declared[None] = namespace
+    return declared
+
+
+def _element(parent: etree._Element, tag: str, index: str) -> etree._Element:
+    if index == "+":
+        return etree.SubElement(parent, tag)
+    existing = parent.findall(tag)
+    if index == "=":
+        return existing[-1] if existing else etree.SubElement(parent, tag)
+    position = int(index or 1)
+    while len(existing) < position:
+        existing.append(etree.SubElement(parent, tag))
+    return existing[position - 1]
+
+
+def _with_breaks(element: etree._Element, value: str, tag: str) -> None:
+    """Text with each newline as an empty element (MedCom's `<Break/>`)."""
+    lines = value.split("\n")
+    element.text = lines[0]
+    for line in lines[1:]:
+        etree.SubElement(element, tag).tail = line
