@@ -43,7 +43,10 @@ class Engine:
             max_batch=config.store.commit_batch,
             lazy=frozenset({"outcome", "release"}),
         )
-        plans = {name: compile_channel(c, config.mappings_dir) for name, c in self.channels.items()}
+        plans = {
+            name: compile_channel(c, config.mappings_dir, config.schema_dir)
+            for name, c in self.channels.items()
+        }
         self.workers: dict[tuple[str, str], DestinationWorker] = {}
         self.receiver = Receiver(self.writer, Router(plans), self._notify)
         self.listeners: dict[str, MllpListener] = {}

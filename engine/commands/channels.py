@@ -77,7 +77,7 @@ def validate(
     problems = []
     for channel in selected:
         try:
-            compile_channel(channel, engine_config.mappings_dir)
+            compile_channel(channel, engine_config.mappings_dir, engine_config.schema_dir)
         except ConfigError as exc:
             problems.append(str(exc))
     if problems:

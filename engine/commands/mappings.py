@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from engine.commands.common import ConfigOption, console, fail
-from engine.config import ConfigError, load_engine_config
+from engine.config import ConfigError, EngineConfig, load_engine_config
 from engine.mapping.base import MappingError
 from engine.mapping.loader import load_mapping
 from engine.mapping.testing import convert, mapping_names, run_tests
@@ -18,9 +18,9 @@ from engine.mapping.testing import convert, mapping_names, run_tests
 app = typer.Typer(help="Mappings: run their tests.", no_args_is_help=True)
 
 
-def _mappings_dir(config: Path) -> Path:
+def _engine(config: Path) -> EngineConfig:
     try:
-        return load_engine_config(config).mappings_dir
+        return load_engine_config(config)
     except ConfigError as exc:
         fail(str(exc))
 
@@ -31,14 +31,15 @@ def test_mappings(
     config: ConfigOption = "engine.toml",  # type: ignore[assignment]
 ) -> None:
     """Run every mapping's tests/ and show what differs."""
-    folder = _mappings_dir(config)
+    engine = _engine(config)
+    folder = engine.mappings_dir
     names = [name] if name else mapping_names(folder)
     if not names:
         fail(f"no mappings in {folder}")
     failed = 0
     for mapping in names:
         try:
-            results = run_tests(folder, mapping)
+            results = run_tests(folder, mapping, engine.schema_dir)
         except ConfigError as exc:
             fail(str(exc))
         for result in results:
@@ -59,13 +60,14 @@ def convert_file(
 ) -> None:
     """Run one mapping on one file and print the result."""
     try:
-        loaded = load_mapping(_mappings_dir(config), mapping)
+        engine = _engine(config)
+        loaded = load_mapping(engine.mappings_dir, mapping, engine.schema_dir)
         output = convert(loaded, file.read_bytes())
     except (ConfigError, MappingError) as exc:
         fail(str(exc), code=1)
     if sys.stdout.isatty():  # for a person: HL7's bare CR would overwrite lines
         output = output.replace(b"\r", b"\n")
-        if loaded.target == "json":
+        if loaded.target in ("json", "fhir"):
             output = json.dumps(json.loads(output), indent=2, ensure_ascii=False).encode()
             output += b"\n"
     sys.stdout.buffer.write(output)

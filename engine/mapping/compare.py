@@ -1,24 +1,35 @@
 """Comparing a mapping's output with the expected output, by what the target format means.
 
-HL7 v2 field by field (line endings and trailing empty fields do not matter), JSON as
-structures, anything else as text. Each returns the differences a person should read,
-empty when the outputs agree.
+HL7 v2 field by field (line endings and trailing empty fields do not matter), JSON and
+FHIR as structures (FHIR expected outputs may be FHIR XML), XML canonically (namespace
+prefixes, attribute order, indentation and the encoding do not matter), anything else as
+text. `ignore` names what is not compared: HL7 fields (`MSH-7`), JSON paths
+(`entry[*].fullUrl`, `timestamp`) or XML element paths from the root (`Envelope/Sent`).
+Each returns the differences a person should read, empty when the outputs agree.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import re
 from itertools import zip_longest
+from typing import Any
 
+from lxml import etree
+
+from engine.formats.fhir import FHIRError, parse_fhir
+from engine.formats.xml.parser import XMLError, hardened_parser, parse_xml
 from engine.mapping.hl7_edit import hl7_lines
 
 
 def differences(target: str, expected: bytes, actual: bytes, ignore: list[str]) -> list[str]:
     if target == "hl7v2":
         return hl7_differences(expected, actual, set(ignore))
-    if target == "json":
-        return json_differences(expected, actual)
+    if target in ("json", "fhir"):
+        return json_differences(expected, actual, ignore)
+    if target == "xml":
+        return xml_differences(expected, actual, ignore)
     return text_differences(expected, actual)
 
 
@@ -54,20 +65,72 @@ def _trimmed(fields: list[str]) -> list[str]:
     return fields
 
 
-def json_differences(expected: bytes, actual: bytes) -> list[str]:
+def json_differences(expected: bytes, actual: bytes, ignore: list[str] | None = None) -> list[str]:
     try:
         got = json.loads(actual)
     except json.JSONDecodeError as exc:
         return [f"output is not JSON: {exc}"]
-    wanted = json.loads(expected)
-    return (
-        []
-        if got == wanted
-        else text_differences(
-            json.dumps(wanted, indent=2, sort_keys=True).encode(),
-            json.dumps(got, indent=2, sort_keys=True).encode(),
-        )
+    try:
+        wanted = parse_fhir(expected) if expected.lstrip()[:1] == b"<" else json.loads(expected)
+    except (FHIRError, json.JSONDecodeError) as exc:
+        return [f"expected output cannot be read: {exc}"]
+    for path in ignore or []:
+        _drop_json(wanted, _json_path(path))
+        _drop_json(got, _json_path(path))
+    if got == wanted:
+        return []
+    return text_differences(
+        json.dumps(wanted, indent=2, sort_keys=True, ensure_ascii=False).encode(),
+        json.dumps(got, indent=2, sort_keys=True, ensure_ascii=False).encode(),
     )
+
+
+def _json_path(path: str) -> list[str]:
+    """`entry[*].resource.text` → ["entry", "*", "resource", "text"]."""
+    return [step for step in re.split(r"[.\[\]]+", path) if step]
+
+
+def _drop_json(node: Any, steps: list[str]) -> None:
+    if not steps:
+        return
+    head, rest = steps[0], steps[1:]
+    if isinstance(node, list):
+        items = node if head == "*" else node[int(head) : int(head) + 1] if head.isdigit() else []
+        if not rest and head.isdigit() and int(head) < len(node):
+            node[int(head)] = None
+            return
+        for item in items:
+            _drop_json(item, rest)
+    elif isinstance(node, dict) and head in node:
+        if rest:
+            _drop_json(node[head], rest)
+        else:
+            del node[head]
+
+
+def xml_differences(expected: bytes, actual: bytes, ignore: list[str]) -> list[str]:
+    try:
+        got = _canonical(actual, ignore)
+    except XMLError as exc:
+        return [f"output is not XML: {exc}"]
+    wanted = _canonical(expected, ignore)
+    return [] if got == wanted else text_differences(wanted.encode(), got.encode())
+
+
+def _canonical(raw: bytes, ignore: list[str]) -> str:
+    """Canonical XML with insignificant whitespace gone and ignored elements removed."""
+    root = parse_xml(raw)
+    for path in ignore:
+        steps = "/".join(f"*[local-name()='{step}']" for step in path.strip("/").split("/"))
+        for node in root.xpath(steps):
+            node.getparent().remove(node)
+    for node in root.iter():
+        if isinstance(node.tag, str):
+            node.text = (node.text or "").strip() or None
+            node.tail = (node.tail or "").strip() or None  # mixed content keeps its text
+    text = etree.tostring(root, method="c14n2", strip_text=True)
+    pretty: bytes = etree.tostring(etree.fromstring(text, hardened_parser()), pretty_print=True)
+    return pretty.decode("utf-8")
 
 
 def text_differences(expected: bytes, actual: bytes) -> list[str]:

@@ -36,8 +36,8 @@ def convert(mapping: Mapping, raw: bytes) -> bytes:
     return mapping.apply(MessageView(incoming))
 
 
-def run_tests(mappings_dir: Path, name: str) -> list[CaseResult]:
-    mapping = load_mapping(mappings_dir, name)
+def run_tests(mappings_dir: Path, name: str, schema_dir: Path | None = None) -> list[CaseResult]:
+    mapping = load_mapping(mappings_dir, name, schema_dir)
     folder = mappings_dir / name / "tests"
     results = []
     for source in sorted(folder.glob("*.input.*")):

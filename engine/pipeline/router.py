@@ -32,7 +32,9 @@ class ChannelPlan:
     destinations: tuple[DestinationPlan, ...]
 
 
-def compile_channel(channel: ChannelConfig, mappings_dir: Path) -> ChannelPlan:
+def compile_channel(
+    channel: ChannelConfig, mappings_dir: Path, schema_dir: Path | None = None
+) -> ChannelPlan:
     """Compile filters and load mappings once; config errors surface here, not per message."""
     where = f"channel {channel.name!r}"
     return ChannelPlan(
@@ -42,7 +44,7 @@ def compile_channel(channel: ChannelConfig, mappings_dir: Path) -> ChannelPlan:
             DestinationPlan(
                 name=d.name,
                 when=compile_filter(d.when, f"{where} destination {d.name!r} when"),
-                mapping=load_mapping(mappings_dir, d.mapping) if d.mapping else None,
+                mapping=load_mapping(mappings_dir, d.mapping, schema_dir) if d.mapping else None,
             )
             for d in channel.destination
         ),
