@@ -4,8 +4,9 @@ Each target format is built as a structure, validated, then serialised once:
 - `json`: as built;
 - `fhir`: R4 structure (fhir.resources R4B), unique ids, references that resolve in the
   Bundle, no empty elements;
-- `xml`: against the official schema for its namespace when `[standards.medcom]
-  schema_dir` has one (a namespace without a schema is not an error);
+- `xml`: against the mapping's own `schema` if it names one, else the official schema
+  for its namespace when `[standards.medcom] schema_dir` has one (a namespace without a
+  schema is not an error);
 - `hl7v2`: read back by Kanal's own parser (MSH-9, MSH-10 and MSH-12 present).
 Validation can be switched off per mapping (`validate = false`), for partial outputs.
 """
@@ -18,9 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lxml import etree
+
 from engine.config import ConfigError
 from engine.formats import fhir, hl7v2
 from engine.formats.xml import NoSchema, SchemaCatalogue, serialise
+from engine.formats.xml.parser import hardened_parser
 from engine.mapping.base import MappingError, encode
 from engine.mapping.hl7_target import Hl7Target
 from engine.mapping.json_target import JsonTarget
@@ -37,6 +41,7 @@ MAX_PROBLEMS = 5  # an error message names the first few; the rest are counted
 class Output:
     spec: RulesSection
     schemas: SchemaCatalogue | None
+    own_schema: etree.XMLSchema | None = None
 
     def start(self, msg: MessageView) -> Any:
         target = self.spec.target
@@ -57,7 +62,11 @@ class Output:
         check = self.spec.validate_output
         if isinstance(target, XmlTarget):
             tree = target.tree()
-            if check and self.schemas is not None:
+            if check and self.own_schema is not None:
+                if not self.own_schema.validate(tree):
+                    errors = [f"line {e.line}: {e.message}" for e in self.own_schema.error_log]
+                    _refuse(name, "is not valid against its schema", errors)
+            elif check and self.schemas is not None:
                 # "no schema for namespace": nothing to check against, not an error
                 with contextlib.suppress(NoSchema):
                     _refuse(name, "is not valid against its schema", self.schemas.errors(tree))
@@ -95,10 +104,22 @@ def schema_catalogue(folder: Path) -> SchemaCatalogue:
         raise ConfigError(f"[standards.medcom] schema_dir: {exc}") from None
 
 
-def start_output(spec: RulesSection, name: str, schema_dir: Path | None) -> Output:
+def start_output(spec: RulesSection, name: str, folder: Path, schema_dir: Path | None) -> Output:
     if spec.target == "xml" and not spec.root:
         raise ConfigError(f"mapping {name!r}: an XML target needs [mapping] root")
-    if spec.target != "xml" and (spec.root or spec.target_namespace or spec.line_break):
-        raise ConfigError(f"mapping {name!r}: root, target_namespace and line_break are for XML")
+    if spec.target != "xml" and (
+        spec.root or spec.target_namespace or spec.line_break or spec.schema_file
+    ):
+        raise ConfigError(
+            f"mapping {name!r}: root, target_namespace, line_break and schema are for XML"
+        )
+    own = _own_schema(folder / spec.schema_file, name) if spec.schema_file else None
     schemas = schema_catalogue(schema_dir) if schema_dir and spec.target == "xml" else None
-    return Output(spec, schemas)
+    return Output(spec, schemas, own)
+
+
+def _own_schema(path: Path, name: str) -> etree.XMLSchema:
+    try:
+        return etree.XMLSchema(etree.parse(str(path), hardened_parser()))
+    except (OSError, etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
+        raise ConfigError(f"mapping {name!r}: schema {path}: {exc}") from None

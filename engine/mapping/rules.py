@@ -70,6 +70,8 @@ class RulesSection(SectionBase):
     root: str = ""  # XML target: the root element
     target_namespace: str = ""  # XML target: the namespace of unprefixed names
     line_break: str = ""  # XML target: newlines in values become this empty element
+    # XML target: an XSD of our own (relative to the mapping folder)
+    schema_file: str = Field(default="", alias="schema")
     validate_output: bool = Field(default=True, alias="validate")
 
 
@@ -279,4 +281,5 @@ def load_rules(folder: Path, name: str, schema_dir: Path | None = None) -> Rules
             let.append((key, _ENV.from_string(text) if _is_template(text) else text))
         except TemplateError as exc:
             raise ConfigError(f"mapping {name!r} let {key!r}: {exc}") from None
-    return RulesMapping(name, section, tuple(let), rules, start_output(section, name, schema_dir))
+    output = start_output(section, name, folder, schema_dir)
+    return RulesMapping(name, section, tuple(let), rules, output)
