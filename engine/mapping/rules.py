@@ -56,6 +56,7 @@ class RuleSpec(BaseModel):
     value: str = ""
     when: str = ""
     translate: str = ""
+    system: str = ""  # path to the code's system, for concept map rows with source_system
     default: str | None = None
     required: bool = False
 
@@ -190,7 +191,8 @@ class RulesMapping(MappingBase):
             value = item.text()
         concept: Concept | None = None
         if rule.conceptmap is not None and value != "":
-            concept = self._translate(rule, str(value))
+            system = item.get(rule.spec.system) if rule.spec.system else ""
+            concept = self._translate(rule, str(value), system)
             value = concept.code
         if value == "" and rule.spec.default is not None:
             value = rule.spec.default
@@ -212,15 +214,16 @@ class RulesMapping(MappingBase):
             msg=scope.msg, source=scope.source, item=item, let=scope.let, **extra
         )
 
-    def _translate(self, rule: Rule, code: str) -> Concept:
+    def _translate(self, rule: Rule, code: str, system: str) -> Concept:
         assert rule.conceptmap is not None
-        concept = rule.conceptmap.get(code)
+        concept = rule.conceptmap.get(code, system)
         if concept is not None:
             return concept
         if rule.spec.default is not None:
             return Concept(rule.spec.default)
+        code = f"{code!r} (system {system!r})" if system else repr(code)
         raise MappingError(
-            f"mapping {self.name!r}, {rule.where}: code {code!r} is not in concept map "
+            f"mapping {self.name!r}, {rule.where}: code {code} is not in concept map "
             f"{rule.conceptmap.name!r} ({rule.conceptmap.path.name}) and the rule has no default"
         )
 
