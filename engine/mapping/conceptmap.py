@@ -1,8 +1,9 @@
 """Concept maps: `conceptmaps/<name>.csv` translating source codes to target codes.
 
 Columns: source_code, target_code, and optionally source_system, target_system,
-target_display. A row with a source_system matches only codes from that system (the
-rule's `system` path gives it); a row without one matches the code from any system. A
+target_display. When the rule names the code's system (its `system` path), a row for
+that source_system wins over a row without one; a rule without `system` matches on the
+code alone (a code listed for several systems then needs the rule's `system`). A
 code that is not in the map is an error unless the rule names a default: unmapped codes
 never pass through silently.
 """
@@ -32,14 +33,17 @@ class Concept:
 class ConceptMap:
     name: str
     path: Path
-    entries: dict[tuple[str, str], Concept]  # (source system or "", source code)
+    entries: dict[str, dict[str, Concept]]  # source code → source system ("" = any) → row
 
     def get(self, code: str, system: str = "") -> Concept | None:
-        if system:
-            found = self.entries.get((system, code))
-            if found is not None:
-                return found
-        return self.entries.get(("", code))
+        rows = self.entries.get(code)
+        if not rows:
+            return None
+        if system and system in rows:
+            return rows[system]
+        if "" in rows:
+            return rows[""]
+        return next(iter(rows.values())) if len(rows) == 1 and not system else None
 
 
 def load_conceptmap(folder: Path, name: str) -> ConceptMap:
@@ -51,12 +55,14 @@ def load_conceptmap(folder: Path, name: str) -> ConceptMap:
         missing = REQUIRED - set(reader.fieldnames or [])
         if missing:
             raise ConfigError(f"{path}: missing column(s) {sorted(missing)}")
-        entries: dict[tuple[str, str], Concept] = {}
+        entries: dict[str, dict[str, Concept]] = {}
         for line, row in enumerate(reader, start=2):
-            code = (row.get("source_system") or "").strip(), row["source_code"].strip()
-            if code in entries:
-                raise ConfigError(f"{path}:{line}: source code {code[1]!r} appears twice")
-            entries[code] = Concept(
+            code = row["source_code"].strip()
+            system = (row.get("source_system") or "").strip()
+            rows = entries.setdefault(code, {})
+            if system in rows:
+                raise ConfigError(f"{path}:{line}: source code {code!r} appears twice")
+            rows[system] = Concept(
                 row["target_code"].strip(),
                 (row.get("target_display") or "").strip(),
                 (row.get("target_system") or "").strip(),
