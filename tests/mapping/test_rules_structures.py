@@ -1,0 +1,346 @@
+"""Rules over repeating structures: for_each, via sub-mappings, let, XML/FHIR in and out."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+from conftest import FIXTURES, SHARED
+from lxml import etree
+
+from engine.config import ConfigError
+from engine.mapping.base import MappingError
+from engine.mapping.loader import load_mapping
+from engine.mapping.testing import convert
+
+ORU = (FIXTURES / "hl7v2" / "oru_r01_lab.hl7").read_bytes()
+ADMIT = (FIXTURES / "hl7v2" / "adt_a01_admit.hl7").read_bytes()
+XDIS91 = (FIXTURES / "oioxml" / "xdis91_correspondence.xml").read_bytes()
+CARE = (FIXTURES / "fhir" / "carecommunication.json").read_bytes()
+NS91 = "http://rep.oio.dk/sundcom.dk/medcom.dk/xml/schemas/2006/07/01/"
+
+
+def mapping(tmp_path, body: str, name: str = "m", schema_dir=None):
+    (tmp_path / name).mkdir(exist_ok=True)
+    (tmp_path / name / "mapping.toml").write_text(textwrap.dedent(body))
+    return load_mapping(tmp_path, name, schema_dir)
+
+
+def test_for_each_with_a_sub_mapping_builds_one_node_per_item(tmp_path):
+    m = mapping(
+        tmp_path,
+        """
+        [mapping]
+        kind = "rules"
+        target = "json"
+        [[rule]]
+        name = "results"
+        for_each = "OBX"
+        via = "observation"
+        to = "results[+]"
+        [via.observation]
+        [[via.observation.rule]]
+        name = "code"
+        from = "OBX-3.1"
+        to = "code"
+        [[via.observation.rule]]
+        name = "value"
+        from = "OBX-5"
+        to = "value"
+        [[via.observation.rule]]
+        name = "order"
+        from = "OBR-4.2"
+        to = "order"
+        """,
+    )
+    results = json.loads(convert(m, ORU))["results"]
+    assert [r["code"] for r in results] == [
+        "NPU02319",
+        "NPU19748",
+        "NPU03429",
+        "NPU03230",
+        "NPU18016",
+    ]
+    assert results[1]["value"] == "48"
+    assert {r["order"] for r in results} == {"Akut blodprøvepakke"}  # other segments: the message's
+
+
+def test_field_repetitions_as_items_reusable_sub_mapping_and_let(tmp_path):
+    m = mapping(
+        tmp_path,
+        """
+        [mapping]
+        kind = "rules"
+        target = "json"
+        [let]
+        patient = "{{ uuid_for('patient', msg.cpr) }}"
+        [[rule]]
+        name = "id"
+        to = "id"
+        value = "{{ let.patient }}"
+        [[rule]]
+        name = "identifiers"
+        for_each = "PID-3"
+        via = "identifier"
+        to = "identifier[+]"
+        [via.identifier]
+        description = "HL7 CX to FHIR Identifier"
+        [[via.identifier.rule]]
+        name = "value"
+        from = "1"
+        to = "value"
+        [[via.identifier.rule]]
+        name = "assigner"
+        from = "4"
+        to = "assigner.display"
+        """,
+    )
+    out = json.loads(convert(m, ADMIT))
+    assert out["identifier"] == [
+        {"value": "1203521234", "assigner": {"display": "CPR"}},
+        {"value": "H123456", "assigner": {"display": "RHH"}},
+    ]
+    assert out["id"] == json.loads(convert(m, ADMIT))["id"]
+
+
+def test_xml_source_to_xml_target_with_line_breaks_and_schema_validation(tmp_path):
+    m = mapping(
+        tmp_path,
+        f"""
+        [mapping]
+        kind = "rules"
+        source = "xml"
+        target = "xml"
+        namespaces = {{ m = "{NS91}" }}
+        root = "Letter"
+        target_namespace = "urn:example:letter"
+        line_break = "br"
+        [[rule]]
+        name = "cpr"
+        from = "//m:Patient/m:CivilRegistrationNumber"
+        to = "Patient/@cpr"
+        required = true
+        [[rule]]
+        name = "names"
+        for_each = "//m:Patient/m:PersonGivenName | //m:Patient/m:PersonSurnameName"
+        to = "Patient/Name[+]"
+        [[rule]]
+        name = "text"
+        from = "//m:Text01"
+        to = "Body"
+        """,
+    )
+    root = etree.fromstring(convert(m, XDIS91))
+    ns = {"l": "urn:example:letter"}
+    assert root.find("l:Patient", ns).get("cpr") == "1203521234"
+    assert [n.text for n in root.findall("l:Patient/l:Name", ns)] == ["Hansen", "Jens Peter"]
+    body = root.find("l:Body", ns)
+    assert len(body.findall("l:br", ns)) >= 1  # <Break/> in, "\n" inside, <br/> out
+
+
+def test_an_xml_output_that_breaks_its_schema_is_an_error_naming_the_problem(tmp_path):
+    body = f"""
+        [mapping]
+        kind = "rules"
+        source = "xml"
+        target = "xml"
+        namespaces = {{ m = "{NS91}" }}
+        root = "Emessage"
+        target_namespace = "{NS91}"
+        [[rule]]
+        name = "only-the-patient"
+        from = "//m:Patient/m:CivilRegistrationNumber"
+        to = "ClinicalEmail/Patient/CivilRegistrationNumber"
+        """
+    m = mapping(tmp_path, body, schema_dir=SHARED / "medcom" / "xsd")
+    with pytest.raises(MappingError, match="is not valid against its schema: line"):
+        convert(m, XDIS91)
+    unchecked = mapping(tmp_path, body, name="n")  # no schema_dir: nothing to check against
+    assert b"CivilRegistrationNumber" in convert(unchecked, XDIS91)
+
+
+def test_fhirpath_source_and_a_fhir_output_that_must_be_valid(tmp_path):
+    good = mapping(
+        tmp_path,
+        """
+        [mapping]
+        kind = "rules"
+        source = "fhir"
+        target = "fhir"
+        [[rule]]
+        name = "type"
+        to = "resourceType"
+        value = "Patient"
+        [[rule]]
+        name = "cpr"
+        from = "Bundle.entry.resource.ofType(Patient).identifier.value"
+        to = "identifier[0].value"
+        [[rule]]
+        name = "given"
+        for_each = "Bundle.entry.resource.ofType(Patient).name.given"
+        to = "name[0].given[+]"
+        """,
+    )
+    patient = json.loads(convert(good, CARE))
+    assert patient == {
+        "resourceType": "Patient",
+        "identifier": [{"value": "1203521234"}],
+        "name": [{"given": ["Jens", "Peter"]}],
+    }
+    bad = mapping(
+        tmp_path,
+        """
+        [mapping]
+        kind = "rules"
+        source = "fhir"
+        target = "fhir"
+        [[rule]]
+        name = "type"
+        to = "resourceType"
+        value = "Patient"
+        [[rule]]
+        name = "birth"
+        to = "birthDate"
+        value = "12 March 1952"
+        """,
+        name="bad",
+    )
+    with pytest.raises(MappingError, match="is not valid FHIR: birthDate"):
+        convert(bad, CARE)
+
+
+def test_references_that_do_not_resolve_are_refused(tmp_path):
+    m = mapping(
+        tmp_path,
+        """
+        [mapping]
+        kind = "rules"
+        source = "hl7v2"
+        target = "fhir"
+        [[rule]]
+        name = "type"
+        to = "resourceType"
+        value = "Bundle"
+        [[rule]]
+        name = "bundle-type"
+        to = "type"
+        value = "collection"
+        [[rule]]
+        name = "entry"
+        to = "entry[+].resource.resourceType"
+        value = "Encounter"
+        [[rule]]
+        name = "subject"
+        to = "entry[=].resource.subject.reference"
+        value = "Patient/nowhere"
+        [[rule]]
+        name = "status"
+        to = "entry[=].resource.status"
+        value = "finished"
+        [[rule]]
+        name = "class"
+        to = "entry[=].resource.class.code"
+        value = "IMP"
+        """,
+    )
+    with pytest.raises(MappingError, match="'Patient/nowhere' does not resolve in the Bundle"):
+        convert(m, ADMIT)
+
+
+def test_hl7_segments_made_per_item(tmp_path):
+    m = mapping(
+        tmp_path,
+        """
+        [mapping]
+        kind = "rules"
+        source = "hl7v2"
+        target = "hl7v2"
+        [[rule]]
+        name = "header"
+        to = "MSH-9"
+        value = "ORU^R01^ORU_R01"
+        [[rule]]
+        name = "control"
+        from = "MSH-10"
+        to = "MSH-10"
+        [[rule]]
+        name = "version"
+        to = "MSH-12"
+        value = "2.5"
+        [[rule]]
+        name = "codes"
+        for_each = "OBX"
+        via = "obx"
+        to = "OBX[+]"
+        when = "item.get('OBX-8') != 'N'"
+        [via.obx]
+        [[via.obx.rule]]
+        name = "set-id"
+        from = "OBX-1"
+        to = "OBX-1"
+        [[via.obx.rule]]
+        name = "code"
+        from = "OBX-3.1"
+        to = "OBX-3.1"
+        """,
+    )
+    lines = convert(m, ORU).decode().rstrip("\r").split("\r")
+    assert lines[1:] == ["OBX|1||NPU02319", "OBX|2||NPU19748", "OBX|5||NPU18016"]
+
+
+def test_unknown_sub_mappings_and_loops_fail_when_loading(tmp_path):
+    with pytest.raises(ConfigError, match=r"via 'nope' is not defined: add \[via.nope\]"):
+        mapping(
+            tmp_path,
+            """
+            [mapping]
+            kind = "rules"
+            [[rule]]
+            name = "x"
+            via = "nope"
+            to = "x"
+            """,
+        )
+    with pytest.raises(ConfigError, match="via 'a' uses itself"):
+        mapping(
+            tmp_path,
+            """
+            [mapping]
+            kind = "rules"
+            [[rule]]
+            name = "x"
+            via = "a"
+            to = "x"
+            [via.a]
+            [[via.a.rule]]
+            name = "again"
+            via = "a"
+            to = "y"
+            """,
+        )
+
+
+def test_errors_inside_a_sub_mapping_name_the_path_to_the_rule(tmp_path):
+    m = mapping(
+        tmp_path,
+        """
+        [mapping]
+        kind = "rules"
+        target = "json"
+        [[rule]]
+        name = "results"
+        for_each = "OBX"
+        via = "observation"
+        to = "results[+]"
+        [via.observation]
+        [[via.observation.rule]]
+        name = "missing"
+        from = "OBX-20"
+        to = "x"
+        required = true
+        """,
+    )
+    with pytest.raises(MappingError) as error:
+        convert(m, ORU)
+    assert "via 'observation' rule 'missing' (from OBX-20): no value" in str(error.value)
