@@ -16,11 +16,10 @@ import functools
 import re
 from typing import Any, Protocol
 
-import fhirpathpy
-from fhirpathpy.models import models
 from lxml import etree
 
 from engine.formats.hl7v2 import HL7Message, parse_path
+from engine.mapping.fhirpath import compile_fhirpath
 
 _SEGMENT = re.compile(r"^[A-Z][A-Z0-9]{2}$")
 _BREAKS = frozenset({"br", "Break"})  # line breaks in MedCom formatted text
@@ -146,22 +145,14 @@ class FhirDoc:
         self.node = node
 
     def get(self, path: str) -> str:
-        found = _fhirpath(path)(self.node)
+        found = compile_fhirpath(path)(self.node)
         return _fhir_text(found[0]) if found else ""
 
     def select(self, path: str) -> list[SourceDoc]:
-        return [FhirDoc(item) for item in _fhirpath(path)(self.node)]
+        return [FhirDoc(item) for item in compile_fhirpath(path)(self.node)]
 
     def text(self) -> str:
         return _fhir_text(self.node)
-
-
-@functools.lru_cache(maxsize=2048)
-def _fhirpath(path: str) -> Any:
-    try:
-        return fhirpathpy.compile(path, model=models["r4"])
-    except Exception as exc:  # fhirpathpy raises its parser's own exception types
-        raise ValueError(f"{path!r} is not FHIRPath: {exc}") from None
 
 
 def _fhir_text(value: Any) -> str:
