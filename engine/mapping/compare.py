@@ -113,7 +113,10 @@ def xml_differences(expected: bytes, actual: bytes, ignore: list[str]) -> list[s
         got = _canonical(actual, ignore)
     except XMLError as exc:
         return [f"output is not XML: {exc}"]
-    wanted = _canonical(expected, ignore)
+    try:
+        wanted = _canonical(expected, ignore)
+    except XMLError as exc:
+        return [f"expected output is not XML: {exc}"]
     return [] if got == wanted else text_differences(wanted.encode(), got.encode())
 
 

@@ -86,6 +86,19 @@ class Hl7Target:
             return fields
         return content
 
+    def header_problems(self) -> list[str]:
+        """What makes the message unreadable to a receiver: no MSH first, no MSH-9/10/12."""
+        if not self.segments or self.segments[0][0] != "MSH":
+            return ["the first segment is not MSH"]
+        content = self.segments[0][1]
+        fields = content.split("|") if isinstance(content, str) else content
+        # Index n-1 holds MSH-n: MSH-1, the separator itself, has no place of its own.
+        return [
+            f"MSH-{n} is empty"
+            for n in (9, 10, 12)
+            if len(fields) < n or not _field_text(fields[n - 1]).strip("^~&")
+        ]
+
     def serialise(self) -> str:
         return "\r".join(_segment_text(n, c) for n, c in self.segments) + "\r"
 

@@ -20,21 +20,30 @@ Step = str | int  # a key, an index, or "+"/"=" (kept apart from keys by the bra
 
 
 class JsonTarget:
-    def __init__(self, root: dict[str, Any] | None = None) -> None:
+    def __init__(self, root: dict[str, Any] | None = None, untidy: list[bool] | None = None):
         self.root: dict[str, Any] = {} if root is None else root
+        # Shared with sub-targets: whether anything may have left an empty node or a gap,
+        # so that the common case serialises without a pruning pass.
+        self._untidy = [False] if untidy is None else untidy
 
     def set(self, path: str, value: Any) -> None:
-        _place(self.root, _steps(path), value, path)
+        steps = _steps(path)
+        if steps[-1][1] and steps[-1][0] not in ("+", "=", 0):
+            self._untidy[0] = True  # `given[1]` may leave given[0] empty
+        _place(self.root, steps, value, path)
 
     def child(self, path: str) -> JsonTarget:
+        self._untidy[0] = True  # the sub-mapping may write nothing into it
         node = _place(self.root, _steps(path), None, path)
-        return JsonTarget(node)
+        return JsonTarget(node, self._untidy)
 
     def serialise(self) -> str:
         # Compact: json's C encoder only runs without indent (several times faster).
-        return json.dumps(pruned(self.root), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.structure(), ensure_ascii=False, separators=(",", ":"))
 
     def structure(self) -> dict[str, Any]:
+        if not self._untidy[0]:
+            return self.root
         result: dict[str, Any] = pruned(self.root) or {}
         return result
 

@@ -7,7 +7,7 @@ Each target format is built as a structure, validated, then serialised once:
 - `xml`: against the mapping's own `schema` if it names one, else the official schema
   for its namespace when `[standards.medcom] schema_dir` has one (a namespace without a
   schema is not an error);
-- `hl7v2`: read back by Kanal's own parser (MSH-9, MSH-10 and MSH-12 present).
+- `hl7v2`: starts with MSH, and MSH-9, MSH-10 and MSH-12 have values.
 Validation can be switched off per mapping (`validate = false`), for partial outputs.
 """
 
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 
 from engine.config import ConfigError
-from engine.formats import fhir, hl7v2
+from engine.formats import fhir
 from engine.formats.xml import NoSchema, SchemaCatalogue, serialise
 from engine.formats.xml.parser import hardened_parser
 from engine.mapping.base import MappingError, encode
@@ -77,14 +77,10 @@ class Output:
                 problems = fhir.bundle_problems(structure) if structure else ["nothing was mapped"]
                 _refuse(name, "is not valid FHIR", problems or fhir.structure_problems(structure))
             return encode(target.serialise(), self.spec.charset or "utf-8", name)
-        charset = self.spec.charset or msg.charset or "utf-8"
-        output = encode(target.serialise(), charset, name)
         if check:
-            try:
-                hl7v2.parse(output)
-            except hl7v2.HL7Error as exc:
-                _refuse(name, "is not a valid HL7 v2 message", [exc.reason])
-        return output
+            _refuse(name, "is not a valid HL7 v2 message", target.header_problems())
+        charset = self.spec.charset or msg.charset or "utf-8"
+        return encode(target.serialise(), charset, name)
 
 
 def _refuse(name: str, what: str, problems: list[str]) -> None:
