@@ -29,20 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from jinja2 import StrictUndefined, Template, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.config import ConfigError
 from engine.mapping.base import MappingBase, MappingError, SectionBase, read_spec
 from engine.mapping.conceptmap import Concept, ConceptMap, load_conceptmap
-from engine.mapping.filters import FILTERS
 from engine.mapping.output import Output, start_output
+from engine.mapping.shortcuts import Computed, compile_condition, compile_value
 from engine.mapping.sources import SourceDoc, document
 from engine.pipeline.view import MessageView
-
-_ENV = SandboxedEnvironment(undefined=StrictUndefined)
-_ENV.filters.update(FILTERS)
 
 
 class RuleSpec(BaseModel):
@@ -94,7 +90,7 @@ class Rule:
     spec: RuleSpec
     where: str  # "rule 'x' (from PID-8)", inside a sub-mapping "via 'v' rule 'x' ..."
     when: Any  # compiled expression, or None
-    value: Template | None
+    value: Computed | None
     conceptmap: ConceptMap | None
     via: tuple[Rule, ...] | None
 
@@ -112,7 +108,7 @@ class Scope:
 class RulesMapping(MappingBase):
     name: str
     spec: RulesSection
-    let: tuple[tuple[str, Template | str], ...]
+    let: tuple[tuple[str, Computed | str], ...]
     rules: tuple[Rule, ...]
     output: Output
 
@@ -124,10 +120,10 @@ class RulesMapping(MappingBase):
         except ValueError as exc:
             raise MappingError(f"mapping {self.name!r}: {exc}") from None
         scope = Scope(msg, source, {})
-        for key, template in self.let:
+        for key, computed in self.let:
             try:
                 scope.let[key] = (
-                    template if isinstance(template, str) else self._render(template, scope, source)
+                    computed if isinstance(computed, str) else self._render(computed, scope, source)
                 )
             except (TemplateError, ValueError, LookupError, TypeError) as exc:
                 raise MappingError(f"mapping {self.name!r}, let {key!r}: {exc}") from None
@@ -208,14 +204,10 @@ class RulesMapping(MappingBase):
         target.set(rule.spec.to, value)
 
     @staticmethod
-    def _render(template: Template, scope: Scope, item: SourceDoc, **extra: Any) -> str:
-        # A shared context skips merging the environment's globals into every render
-        # (most of Jinja's per-call cost); the filter functions are passed in directly.
-        variables = {**FILTERS, "msg": scope.msg, "source": scope.source, "item": item}
-        variables["let"] = scope.let
+    def _render(computed: Computed, scope: Scope, item: SourceDoc, **extra: Any) -> str:
+        variables = {"msg": scope.msg, "source": scope.source, "item": item, "let": scope.let}
         variables.update(extra)
-        context = template.new_context(variables, shared=True)
-        return str(template.environment.concat(template.root_render_func(context)))
+        return computed(variables)
 
     def _translate(self, rule: Rule, code: str, system: str) -> Concept:
         assert rule.conceptmap is not None
@@ -256,8 +248,8 @@ class _Compiler:
         where = f"{prefix}rule {spec.name!r}" + (f" (from {spec.source})" if spec.source else "")
         label = f"mapping {self.name!r} {prefix}rule {spec.name!r}"
         try:
-            when = _ENV.compile_expression(spec.when) if spec.when else None
-            value = _ENV.from_string(spec.value) if _is_template(spec.value) else None
+            when = compile_condition(spec.when) if spec.when else None
+            value = compile_value(spec.value) if _is_template(spec.value) else None
         except TemplateError as exc:
             raise ConfigError(f"{label}: {exc}") from None
         if spec.translate and spec.translate not in self.maps:
@@ -281,10 +273,10 @@ def load_rules(folder: Path, name: str, schema_dir: Path | None = None) -> Rules
         raise ConfigError(f"mapping {name!r}: start = 'source' needs hl7v2 → hl7v2")
     compiler = _Compiler(folder, name, spec.via)
     rules = compiler.rules(spec.rule)
-    let: list[tuple[str, Template | str]] = []
+    let: list[tuple[str, Computed | str]] = []
     for key, text in spec.let.items():
         try:
-            let.append((key, _ENV.from_string(text) if _is_template(text) else text))
+            let.append((key, compile_value(text) if _is_template(text) else text))
         except TemplateError as exc:
             raise ConfigError(f"mapping {name!r} let {key!r}: {exc}") from None
     output = start_output(section, name, folder, schema_dir)
