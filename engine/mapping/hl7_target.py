@@ -132,7 +132,7 @@ def _field_text(field: Field | str) -> str:
 def _segment_text(name: str, content: Fields | str) -> str:
     if isinstance(content, str):
         return content
-    text = [_field_text(field) for field in content]
+    text = [field if isinstance(field, str) else _field_text(field) for field in content]
     if name == "MSH":  # [0] and [1] stand for MSH-1 and MSH-2
         return (STANDARD_MSH + "|".join(text[2:])).rstrip("|")
     return "|".join([name, *text[1:]]).rstrip("|")
@@ -144,8 +144,13 @@ def _grow(items: list[Any], index: int, kind: type) -> Any:
     return items[index]
 
 
+_SPECIAL = re.compile(r"[\\|^&~]")
+
+
 def _escape(value: str) -> str:
     """HL7 escapes for the standard encoding characters, escape character first."""
+    if _SPECIAL.search(value) is None:  # the common case: nothing to escape
+        return value
     for char, code in (
         ("\\", "\\E\\"),
         ("|", "\\F\\"),

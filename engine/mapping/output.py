@@ -64,7 +64,7 @@ class Output:
             tree = target.tree()
             if check and self.own_schema is not None:
                 if not self.own_schema.validate(tree):
-                    errors = [f"line {e.line}: {e.message}" for e in self.own_schema.error_log]
+                    errors = [f"{e.path}: {e.message}" for e in self.own_schema.error_log]
                     _refuse(name, "is not valid against its schema", errors)
             elif check and self.schemas is not None:
                 # "no schema for namespace": nothing to check against, not an error

@@ -135,8 +135,17 @@ class RulesMapping(MappingBase):
         for rule in rules:
             try:
                 if rule.via is not None:
-                    for node in self._via_sources(rule, item, scope, conditions):
-                        self._run(rule.via, node, target.child(rule.spec.to), scope)
+                    nodes = self._via_sources(rule, item, scope, conditions)
+                    for position, node in enumerate(nodes, 1):
+                        try:
+                            self._run(rule.via, node, target.child(rule.spec.to), scope)
+                        except MappingError as exc:
+                            if len(nodes) == 1:
+                                raise
+                            # which of the items failed: "the 2nd Diagnose/Other", say
+                            raise MappingError(
+                                f"{exc} [item {position} of rule {rule.spec.name!r}]"
+                            ) from None
                 elif rule.spec.for_each:
                     for each in item.select(rule.spec.for_each):
                         if self._applies(rule, each, scope, None):

@@ -82,6 +82,7 @@ class XmlTarget:
             ):
                 parent.remove(node)
         self._created.clear()
+        etree.cleanup_namespaces(self.node)  # source-only prefixes are not declared
         return self.node
 
     def _walk(self, steps: tuple[tuple[bool, str, str, str], ...], path: str) -> etree._Element:

@@ -31,11 +31,15 @@ class SchemaCatalogue:
         self._compiled: dict[Path, etree.XMLSchema] = {}
 
     def errors(self, root: etree._Element) -> list[str]:
-        """Schema errors as `line N: message`; empty when valid. Raises NoSchema."""
+        """Schema errors as `line N: message` (`/path: message` for a tree built in memory);
+        empty when valid. Raises NoSchema."""
         schema = self._schema_for(root)
         if schema.validate(root):
             return []
-        return [f"line {e.line}: {e.message}" for e in schema.error_log]
+        return [
+            f"line {e.line}: {e.message}" if e.line else f"{e.path}: {e.message}"
+            for e in schema.error_log
+        ]
 
     def _schema_for(self, root: etree._Element) -> etree.XMLSchema:
         qname = etree.QName(root)
