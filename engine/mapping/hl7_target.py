@@ -28,12 +28,14 @@ class Hl7Target:
     only what a rule writes to is taken apart.
     """
 
-    def __init__(self, copy_of: str | None = None) -> None:
+    def __init__(self, copy_of: str | list[str] | None = None) -> None:
+        """`copy_of`: the message's text, or its segments already split."""
         self.segments: list[tuple[str, Fields | str]] = []
         if copy_of is not None:
-            if not copy_of.startswith(STANDARD_MSH):
+            lines = hl7_lines(copy_of) if isinstance(copy_of, str) else copy_of
+            if not lines or not lines[0].startswith(STANDARD_MSH):
                 raise ValueError("a copy needs the standard separators |^~\\& in MSH")
-            self.segments = [(line[:3], line) for line in hl7_lines(copy_of)]
+            self.segments = [(line[:3], line) for line in lines]
 
     def set(self, path: str, value: Any) -> None:
         self.set_at(path, parse_path(path), value)
@@ -100,7 +102,8 @@ class Hl7Target:
         ]
 
     def serialise(self) -> str:
-        return "\r".join(_segment_text(n, c) for n, c in self.segments) + "\r"
+        texts = [c if isinstance(c, str) else _segment_text(n, c) for n, c in self.segments]
+        return "\r".join(texts) + "\r"
 
 
 class Hl7SegmentTarget:

@@ -55,7 +55,8 @@ class Output:
                 line_break=self.spec.line_break,
             )
         if self.spec.start == "source":
-            return Hl7Target(copy_of=msg.text)
+            parsed = msg.parsed
+            return Hl7Target(copy_of=parsed.segments() if parsed is not None else msg.text)
         return Hl7Target()
 
     def finish(self, target: Any, msg: MessageView, name: str) -> bytes:

@@ -30,6 +30,10 @@ class HL7Message:
     def __repr__(self) -> str:  # no field values: they may be patient data
         return f"<HL7Message {len(self._segments)} segments, {self.codec}>"
 
+    def segments(self) -> list[str]:
+        """The segments' text, in order, as received (line endings removed)."""
+        return self._segments
+
     def segment_names(self) -> list[str]:
         """Segment ids in message order, e.g. ["MSH", "EVN", "PID", "PV1"]."""
         return list(self._segment_names())
