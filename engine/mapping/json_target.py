@@ -49,47 +49,51 @@ class JsonTarget:
 
 
 @functools.lru_cache(maxsize=4096)  # a mapping has few target paths: parse each once
-def _steps(path: str) -> tuple[tuple[Step, bool], ...]:
-    """(step, is_index) pairs: "+", "=" and numbers inside brackets are indexes."""
-    steps: list[tuple[Step, bool]] = []
+def _steps(path: str) -> tuple[tuple[Step, bool, type], ...]:
+    """(step, is_index, what the next step needs) triples; "+", "=" and numbers inside
+    brackets are indexes, and the node before an index is a list."""
+    flat: list[tuple[Step, bool]] = []
     for part in path.split("."):
         match = _STEP.fullmatch(part)
         if match is None:
             raise ValueError(f"not a JSON target path: {path!r}")
-        steps.append((match.group(1), False))
+        flat.append((match.group(1), False))
         for index in _INDEX.findall(match.group(2)):
-            steps.append((int(index) if index.isdigit() else index, True))
-    return tuple(steps)
+            flat.append((int(index) if index.isdigit() else index, True))
+    following = [list if is_index else dict for _, is_index in flat[1:]] + [dict]
+    return tuple(
+        (step, is_index, kind) for (step, is_index), kind in zip(flat, following, strict=True)
+    )
 
 
 def _place(
-    root: dict[str, Any], steps: tuple[tuple[Step, bool], ...], value: Any, path: str
+    root: dict[str, Any], steps: tuple[tuple[Step, bool, type], ...], value: Any, path: str
 ) -> Any:
     """Walk (creating as needed) and set the last step; with value None, return the object
     there (created empty) for a sub-mapping to fill."""
     node: Any = root
-    for position, (step, is_index) in enumerate(steps):
-        last = position == len(steps) - 1
-        if last and value is not None:
-            fresh: Any = value
-        elif last or not steps[position + 1][1]:
-            fresh = {}
+    for step, is_index, kind in steps[:-1]:
+        if is_index:
+            node = _index(node, step, kind(), False, path)
+        elif type(node) is dict:
+            child = node.get(step)
+            if child is None:
+                child = node[step] = kind()
+            node = child
         else:
-            fresh = []
-        node = (
-            _index(node, step, fresh, last and value is not None, path)
-            if is_index
-            else _key(node, str(step), fresh, last and value is not None, path)
-        )
-    return node
-
-
-def _key(node: Any, key: str, fresh: Any, overwrite: bool, path: str) -> Any:
-    if not isinstance(node, dict):
-        raise ValueError(f"{path!r}: {key!r} used on a list")
-    if overwrite or node.get(key) is None:
-        node[key] = fresh
-    return node[key]
+            raise ValueError(f"{path!r}: {step!r} used on a list")
+    step, is_index, _ = steps[-1]
+    if is_index:
+        return _index(node, step, {} if value is None else value, value is not None, path)
+    if type(node) is not dict:
+        raise ValueError(f"{path!r}: {step!r} used on a list")
+    if value is not None:
+        node[step] = value
+        return value
+    child = node.get(step)
+    if child is None:
+        child = node[step] = {}
+    return child
 
 
 def _index(node: Any, step: Step, fresh: Any, overwrite: bool, path: str) -> Any:

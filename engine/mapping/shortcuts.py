@@ -24,7 +24,7 @@ _ENV = SandboxedEnvironment(undefined=StrictUndefined)
 _ENV.filters.update(FILTERS)
 
 _WHOLE = re.compile(r"^\{\{\s*(.+?)\s*\}\}$", re.DOTALL)
-_VALUE = re.compile(r"^value(?:\s*\|\s*([a-z_]+))?$")
+_VALUE = re.compile(r"^value(?:\s*\|\s*([a-z_][a-z0-9_]*))?$")
 _ATTRIBUTE = re.compile(r"^(let|msg)\.([a-z_][a-z0-9_]*)$")
 _STRING_FILTERS: dict[str, Callable[[str], str]] = {
     "lower": str.lower,
