@@ -19,14 +19,25 @@ from engine.config import ConfigError
 REQUIRED = {"source_code", "target_code"}
 
 
+STANDARD = {"source_code", "source_system", "target_code", "target_display", "target_system"}
+
+
 @dataclass(frozen=True)
 class Concept:
     code: str
     display: str = ""
     system: str = ""
+    columns: tuple[tuple[str, str], ...] = ()  # any further CSV columns: `concept.gln`
 
     def __str__(self) -> str:
         return self.code
+
+    def __getitem__(self, column: str) -> str:
+        # Jinja looks up `concept.gln` as an item when no attribute has that name.
+        for name, value in self.columns:
+            if name == column:
+                return value
+        raise KeyError(f"the concept map has no column {column!r}")
 
 
 @dataclass(frozen=True)
@@ -66,5 +77,12 @@ def load_conceptmap(folder: Path, name: str) -> ConceptMap:
                 row["target_code"].strip(),
                 (row.get("target_display") or "").strip(),
                 (row.get("target_system") or "").strip(),
+                tuple((k, (v or "").strip()) for k, v in row.items() if k not in STANDARD),
             )
     return ConceptMap(name, path, entries)
+
+
+def load_all_conceptmaps(folder: Path) -> dict[str, ConceptMap]:
+    return {
+        p.stem: load_conceptmap(folder, p.stem) for p in sorted(folder.glob("conceptmaps/*.csv"))
+    }

@@ -25,6 +25,7 @@ path, so the message that becomes ERROR says exactly what to fix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.config import ConfigError
 from engine.mapping.base import MappingBase, MappingError, SectionBase, read_spec
-from engine.mapping.conceptmap import Concept, ConceptMap, load_conceptmap
+from engine.mapping.conceptmap import Concept, ConceptMap, load_all_conceptmaps
 from engine.mapping.output import Output, start_output
 from engine.mapping.shortcuts import Computed, compile_condition, compile_value
 from engine.mapping.sources import SourceDoc, document
@@ -44,7 +45,7 @@ from engine.pipeline.view import MessageView
 class RuleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    source: str = Field(default="", alias="from")
+    source: str | list[str] = Field(default="", alias="from")  # a list: the first with a value
     to: str
     for_each: str = ""
     via: str = ""
@@ -102,6 +103,16 @@ class Scope:
     msg: MessageView
     source: SourceDoc  # the whole message
     let: dict[str, str]
+    lookup: Callable[..., Concept]  # lookup('map', code[, system]): a concept map row
+
+    def variables(self, item: SourceDoc) -> dict[str, Any]:
+        return {
+            "msg": self.msg,
+            "source": self.source,
+            "item": item,
+            "let": self.let,
+            "lookup": self.lookup,
+        }
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,7 @@ class RulesMapping(MappingBase):
     let: tuple[tuple[str, Computed | str], ...]
     rules: tuple[Rule, ...]
     output: Output
+    conceptmaps: dict[str, ConceptMap]
 
     def apply(self, msg: MessageView) -> bytes:
         self.check_source(msg)
@@ -119,7 +131,7 @@ class RulesMapping(MappingBase):
             target = self.output.start(msg)
         except ValueError as exc:
             raise MappingError(f"mapping {self.name!r}: {exc}") from None
-        scope = Scope(msg, source, {})
+        scope = Scope(msg, source, {}, self._lookup)
         for key, computed in self.let:
             try:
                 scope.let[key] = (
@@ -167,7 +179,7 @@ class RulesMapping(MappingBase):
         elif not self._applies(rule, item, scope, conditions):
             return []
         else:
-            nodes = item.select(rule.spec.source)[:1] if rule.spec.source else [item]
+            nodes = _first_nodes(item, rule.spec.source) if rule.spec.source else [item]
         if not nodes and rule.spec.required:
             raise MappingError(
                 f"mapping {self.name!r}, {rule.where}: nothing to map, and the rule is required"
@@ -180,17 +192,15 @@ class RulesMapping(MappingBase):
         if rule.when is None:
             return True
         if conditions is None:  # per item of a for_each: no sharing
-            return bool(rule.when(msg=scope.msg, item=item, source=scope.source, let=scope.let))
+            return bool(rule.when(**scope.variables(item)))
         if rule.spec.when not in conditions:
-            conditions[rule.spec.when] = bool(
-                rule.when(msg=scope.msg, item=item, source=scope.source, let=scope.let)
-            )
+            conditions[rule.spec.when] = bool(rule.when(**scope.variables(item)))
         return conditions[rule.spec.when]
 
     def _write(
         self, rule: Rule, item: SourceDoc, target: Any, scope: Scope, own_text: bool
     ) -> None:
-        value: Any = item.get(rule.spec.source) if rule.spec.source else ""
+        value: Any = _first_value(item, rule.spec.source) if rule.spec.source else ""
         if own_text and not rule.spec.source:
             value = item.text()
         concept: Concept | None = None
@@ -214,9 +224,21 @@ class RulesMapping(MappingBase):
 
     @staticmethod
     def _render(computed: Computed, scope: Scope, item: SourceDoc, **extra: Any) -> str:
-        variables = {"msg": scope.msg, "source": scope.source, "item": item, "let": scope.let}
+        variables = scope.variables(item)
         variables.update(extra)
         return computed(variables)
+
+    def _lookup(self, name: str, code: str, system: str = "") -> Concept:
+        """`lookup('sender-organisation', msg.get('MSH-4'))` in templates and conditions."""
+        conceptmap = self.conceptmaps.get(name)
+        if conceptmap is None:
+            raise LookupError(f"lookup: no concept map {name!r} (conceptmaps/{name}.csv)")
+        concept = conceptmap.get(str(code), system)
+        if concept is None:
+            raise LookupError(
+                f"code {str(code)!r} is not in concept map {name!r} ({conceptmap.path.name})"
+            )
+        return concept
 
     def _translate(self, rule: Rule, code: str, system: str) -> Concept:
         assert rule.conceptmap is not None
@@ -232,6 +254,24 @@ class RulesMapping(MappingBase):
         )
 
 
+def _first_value(item: SourceDoc, source: str | list[str]) -> str:
+    if isinstance(source, str):
+        return item.get(source)
+    for path in source:
+        value = item.get(path)
+        if value != "":
+            return value
+    return ""
+
+
+def _first_nodes(item: SourceDoc, source: str | list[str]) -> list[SourceDoc]:
+    for path in [source] if isinstance(source, str) else source:
+        nodes = item.select(path)
+        if nodes:
+            return nodes[:1]
+    return []
+
+
 def _is_template(text: str) -> bool:
     return "{{" in text or "{%" in text
 
@@ -241,7 +281,7 @@ class _Compiler:
 
     def __init__(self, folder: Path, name: str, vias: dict[str, ViaSpec]) -> None:
         self.folder, self.name, self.vias = folder, name, vias
-        self.maps: dict[str, ConceptMap] = {}
+        self.maps = load_all_conceptmaps(folder)
 
     def rules(self, specs: list[RuleSpec], inside: tuple[str, ...] = ()) -> tuple[Rule, ...]:
         names = [r.name for r in specs]
@@ -254,7 +294,8 @@ class _Compiler:
 
     def rule(self, spec: RuleSpec, inside: tuple[str, ...]) -> Rule:
         prefix = "".join(f"via {v!r} " for v in inside)
-        where = f"{prefix}rule {spec.name!r}" + (f" (from {spec.source})" if spec.source else "")
+        paths = spec.source if isinstance(spec.source, str) else " or ".join(spec.source)
+        where = f"{prefix}rule {spec.name!r}" + (f" (from {paths})" if paths else "")
         label = f"mapping {self.name!r} {prefix}rule {spec.name!r}"
         try:
             when = compile_condition(spec.when) if spec.when else None
@@ -262,7 +303,10 @@ class _Compiler:
         except TemplateError as exc:
             raise ConfigError(f"{label}: {exc}") from None
         if spec.translate and spec.translate not in self.maps:
-            self.maps[spec.translate] = load_conceptmap(self.folder, spec.translate)
+            raise ConfigError(
+                f"{label}: concept map {spec.translate!r} not found "
+                f"({self.folder / 'conceptmaps' / spec.translate}.csv)"
+            )
         via = None
         if spec.via:
             if spec.via not in self.vias:
@@ -289,4 +333,4 @@ def load_rules(folder: Path, name: str, schema_dir: Path | None = None) -> Rules
         except TemplateError as exc:
             raise ConfigError(f"mapping {name!r} let {key!r}: {exc}") from None
     output = start_output(section, name, folder, schema_dir)
-    return RulesMapping(name, section, tuple(let), rules, output)
+    return RulesMapping(name, section, tuple(let), rules, output, compiler.maps)

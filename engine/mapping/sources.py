@@ -4,8 +4,10 @@ Every document answers `get(path)` (the first value as text, "" when absent),
 `select(path)` (the items a `for_each` or `via` walks) and `text()` (its own value):
 
 - HL7 v2: `PID-5.1`, `PID-3[2].4`, `OBX[2]-5`. `select("OBX")` gives segments (inside
-  one, `OBX-5` is that segment's field); `select("PID-3")` gives the field's repetitions,
-  inside which paths are component numbers: `1`, `4.2`.
+  one, `OBX-5` is that segment's field); inside a segment, `select("NTE")` gives the NTEs
+  of its group (after it, before the next segment like it: an OBX's notes, an OBR's
+  OBXs); `select("PID-3")` gives the field's repetitions, inside which paths are
+  component numbers: `1`, `4.2`.
 - XML: XPath 1.0 with the prefixes the mapping declares, relative to the item.
 - FHIR: FHIRPath (fhirpathpy, R4 model), relative to the item.
 """
@@ -49,7 +51,10 @@ class Hl7Doc:
 
     def select(self, path: str) -> list[SourceDoc]:
         if _SEGMENT.match(path):
-            return [Hl7Doc(self.message, i, path) for i in self.message.segment_indexes(path)]
+            indexes = self.message.segment_indexes(path)
+            if self.index >= 0 and path != self.name:
+                indexes = self._in_group(indexes)
+            return [Hl7Doc(self.message, i, path) for i in indexes]
         segment, seg_rep, field, _, _, _ = parse_path(path)
         if self.index >= 0 and segment == self.name and seg_rep == 1:
             index = self.index
@@ -66,6 +71,12 @@ class Hl7Doc:
 
     def text(self) -> str:
         return self.message.text if self.index < 0 else "|".join(self.message.fields(self.index))
+
+    def _in_group(self, indexes: list[int]) -> list[int]:
+        """Those after this segment and before the next segment with this one's name."""
+        following = [i for i in self.message.segment_indexes(self.name) if i > self.index]
+        end = following[0] if following else len(self.message.segments())
+        return [i for i in indexes if self.index < i < end]
 
 
 class Hl7FieldDoc:

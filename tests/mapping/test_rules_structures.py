@@ -345,3 +345,74 @@ def test_errors_inside_a_sub_mapping_name_the_path_to_the_rule(tmp_path):
     with pytest.raises(MappingError) as error:
         convert(m, ORU)
     assert "via 'observation' rule 'missing' (from OBX-20): no value" in str(error.value)
+
+
+def test_a_segment_item_selects_the_segments_of_its_group(tmp_path):
+    two_groups = ORU.replace(b"NTE|1|L|", b"NTE|1|L|first note\rNTE|2|L|")
+    m = mapping(
+        tmp_path,
+        """
+        [mapping]
+        kind = "rules"
+        target = "json"
+        [[rule]]
+        name = "results"
+        for_each = "OBX"
+        via = "observation"
+        to = "results[+]"
+        [via.observation]
+        [[via.observation.rule]]
+        name = "code"
+        from = "OBX-3.1"
+        to = "code"
+        [[via.observation.rule]]
+        name = "notes"
+        for_each = "NTE"
+        from = "NTE-3"
+        to = "notes[+]"
+        """,
+    )
+    results = json.loads(convert(m, two_groups))["results"]
+    assert [r.get("notes", []) for r in results] == [
+        [],
+        [],
+        [],
+        [],
+        ["first note", "Let hæmolyse: kalium & kreatinin kontrolleres."],
+    ]
+
+
+def test_from_takes_the_first_path_with_a_value_and_lookup_reads_concept_maps(tmp_path):
+    folder = tmp_path / "m" / "conceptmaps"
+    folder.mkdir(parents=True)
+    (folder / "facility.csv").write_text(
+        "source_code,target_code,gln\nRHH,456781000016009,5790001234567\n"
+    )
+    m = mapping(
+        tmp_path,
+        """
+        [mapping]
+        kind = "rules"
+        target = "json"
+        [[rule]]
+        name = "time"
+        from = ["OBR-23", "OBR-22", "MSH-7"]
+        to = "time"
+        [[rule]]
+        name = "gln"
+        to = "gln"
+        value = "{{ lookup('facility', msg.get('MSH-4')).gln }}"
+        [[rule]]
+        name = "unknown"
+        to = "x"
+        value = "{{ lookup('facility', 'XYZ') }}"
+        when = "msg.type == 'ORU^R99'"
+        """,
+    )
+    out = json.loads(convert(m, ORU))
+    assert out == {"time": "20250314111000", "gln": "5790001234567"}
+    with pytest.raises(
+        MappingError,
+        match=r"rule 'unknown': code 'XYZ' is not in concept map 'facility' \(facility.csv\)",
+    ):
+        convert(m, ORU.replace(b"ORU^R01^ORU_R01", b"ORU^R99^ORU_R01"))

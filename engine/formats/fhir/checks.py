@@ -2,11 +2,13 @@
 
 `structure_problems` validates with the fhir.resources R4B models; `bundle_problems`
 checks what the models do not: unique fullUrls and ids, every reference resolvable inside
-the Bundle, and no empty elements (FHIR forbids "", [] and {}).
+the Bundle, and no empty elements (FHIR forbids "", [] and {}). The exception is
+Provenance's `target` and `entity`: MedCom messages point them at earlier messages.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,9 +45,23 @@ def bundle_problems(resource: dict[str, Any]) -> list[str]:
             if key:
                 known.add(key)
     for path, reference in _references(resource, "Bundle"):
+        if _history(resource, path):
+            continue
         if not reference.startswith("#") and reference not in known:
             problems.append(f"{path}: reference {reference!r} does not resolve in the Bundle")
     return problems
+
+
+_HISTORY = re.compile(r"^Bundle\.entry\[(\d+)\]\.resource\.(target|entity)\b")
+
+
+def _history(bundle: dict[str, Any], path: str) -> bool:
+    """A Provenance's target or entity: MedCom points these at earlier messages."""
+    match = _HISTORY.match(path)
+    if match is None:
+        return False
+    entry = bundle["entry"][int(match.group(1))]
+    return bool(entry.get("resource", {}).get("resourceType") == "Provenance")
 
 
 def _empty_paths(node: Any, path: str) -> list[str]:
