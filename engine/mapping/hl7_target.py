@@ -30,12 +30,13 @@ class Hl7Target:
 
     def __init__(self, copy_of: str | list[str] | None = None) -> None:
         """`copy_of`: the message's text, or its segments already split."""
-        self.segments: list[tuple[str, Fields | str]] = []
+        # Each segment is its text until a rule writes to it, then its fields ([0]: name).
+        self.segments: list[Fields | str] = []
         if copy_of is not None:
             lines = hl7_lines(copy_of) if isinstance(copy_of, str) else copy_of
             if not lines or not lines[0].startswith(STANDARD_MSH):
                 raise ValueError("a copy needs the standard separators |^~\\& in MSH")
-            self.segments = [(line[:3], line) for line in lines]
+            self.segments = list(lines)
 
     def set(self, path: str, value: Any) -> None:
         self.set_at(path, parse_path(path), value)
@@ -45,7 +46,7 @@ class Hl7Target:
         if match is None:
             raise ValueError(f"{path!r}: a sub-mapping into HL7 needs a segment: OBX[+]")
         name, index = match.group(1), match.group(2) or "1"
-        count = sum(1 for seg, _ in self.segments if seg == name)
+        count = len(self._positions(name))
         if index == "+" or (index == "=" and count == 0):
             repetition = count + 1
         else:
@@ -72,27 +73,31 @@ class Hl7Target:
         _grow(subs, max(sub, 1) - 1, str)
         subs[max(sub, 1) - 1] = text
 
+    def _positions(self, name: str) -> list[int]:
+        return [i for i, seg in enumerate(self.segments) if _name(seg) == name]
+
     def _segment(self, name: str, seg_rep: int) -> Fields:
-        if seg_rep == 1 and self.segments and self.segments[0][0] == name:
+        segments = self.segments
+        if seg_rep == 1 and segments and _name(segments[0]) == name:
             positions = [0]  # MSH, the usual first target, without scanning the rest
         else:
-            positions = [i for i, (seg, _) in enumerate(self.segments) if seg == name]
+            positions = self._positions(name)
         while len(positions) < seg_rep:
-            self.segments.append((name, [name]))
-            positions.append(len(self.segments) - 1)
+            segments.append([name])
+            positions.append(len(segments) - 1)
         position = positions[seg_rep - 1]
-        content = self.segments[position][1]
+        content = segments[position]
         if isinstance(content, str):  # first write to a copied segment: split its fields
             fields: Fields = list(content.split("|"))
-            self.segments[position] = (name, fields)
+            segments[position] = fields
             return fields
         return content
 
     def header_problems(self) -> list[str]:
         """What makes the message unreadable to a receiver: no MSH first, no MSH-9/10/12."""
-        if not self.segments or self.segments[0][0] != "MSH":
+        if not self.segments or _name(self.segments[0]) != "MSH":
             return ["the first segment is not MSH"]
-        content = self.segments[0][1]
+        content = self.segments[0]
         fields = content.split("|") if isinstance(content, str) else content
         # Index n-1 holds MSH-n: MSH-1, the separator itself, has no place of its own.
         return [
@@ -102,7 +107,7 @@ class Hl7Target:
         ]
 
     def serialise(self) -> str:
-        texts = [c if isinstance(c, str) else _segment_text(n, c) for n, c in self.segments]
+        texts = [c if isinstance(c, str) else _segment_text(c) for c in self.segments]
         return "\r".join(texts) + "\r"
 
 
@@ -132,9 +137,12 @@ def _field_text(field: Field | str) -> str:
     return "~".join("^".join("&".join(subs) for subs in comps) for comps in field)
 
 
-def _segment_text(name: str, content: Fields | str) -> str:
-    if isinstance(content, str):
-        return content
+def _name(segment: Fields | str) -> str:
+    return segment[:3] if isinstance(segment, str) else str(segment[0])
+
+
+def _segment_text(content: Fields) -> str:
+    name = str(content[0])
     text = [field if isinstance(field, str) else _field_text(field) for field in content]
     if name == "MSH":  # [0] and [1] stand for MSH-1 and MSH-2
         return (STANDARD_MSH + "|".join(text[2:])).rstrip("|")

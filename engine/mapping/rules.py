@@ -94,6 +94,7 @@ class Rule:
     value: Computed | None
     conceptmap: ConceptMap | None
     via: tuple[Rule, ...] | None
+    constant: str | None  # a rule that only writes a fixed value: no work per message
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,9 @@ class RulesMapping(MappingBase):
         conditions: dict[str, bool] = {}  # rules often share a condition: evaluate it once
         for rule in rules:
             try:
-                if rule.via is not None:
+                if rule.constant is not None:
+                    target.set(rule.spec.to, rule.constant)
+                elif rule.via is not None:
                     nodes = self._via_sources(rule, item, scope, conditions)
                     for position, node in enumerate(nodes, 1):
                         try:
@@ -316,7 +319,9 @@ class _Compiler:
             if spec.value or spec.translate:
                 raise ConfigError(f"{label}: a rule with via takes no value or translate")
             via = self.rules(self.vias[spec.via].rule, (*inside, spec.via))
-        return Rule(spec, where, when, value, self.maps.get(spec.translate), via)
+        simple = not (spec.source or spec.for_each or spec.when or spec.translate or via)
+        constant = spec.value if simple and spec.value and value is None else None
+        return Rule(spec, where, when, value, self.maps.get(spec.translate), via, constant)
 
 
 def load_rules(folder: Path, name: str, schema_dir: Path | None = None) -> RulesMapping:
