@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -44,4 +45,7 @@ def test_demo_runs_and_reports_every_delivery(tmp_path):
     assert "still pending" not in result.stdout
     assert "The EPJ simulator accepted 3 message(s), 0 duplicate(s)." in result.stdout
     assert "Everything sent about patient 120352-****" in result.stdout
-    assert len(list((tmp_path / "var" / "out" / "gp").glob("*.hl7"))) == 2
+    reports = sorted((tmp_path / "var" / "out" / "gp").glob("*-XRPT01.xml"))
+    assert len(reports) == 2 and all(b"<StatisticalCode>XRPT01<" in r.read_bytes() for r in reports)
+    notifications = sorted((tmp_path / "var" / "out" / "municipality").glob("*.json"))
+    assert [json.loads(n.read_bytes())["resourceType"] for n in notifications] == ["Bundle"] * 2
