@@ -97,6 +97,10 @@ class Hl7Target:
         """What makes the message unreadable to a receiver: no MSH first, no MSH-9/10/12."""
         if not self.segments or _name(self.segments[0]) != "MSH":
             return ["the first segment is not MSH"]
+        names = {_name(segment) for segment in self.segments}
+        odd = sorted(n for n in names if not _SEGMENT_NAME.match(n))
+        if odd:
+            return [f"not segment names: {odd}"]
         content = self.segments[0]
         fields = content.split("|") if isinstance(content, str) else content
         # Index n-1 holds MSH-n: MSH-1, the separator itself, has no place of its own.
@@ -155,11 +159,14 @@ def _grow(items: list[Any], index: int, kind: type) -> Any:
     return items[index]
 
 
-_SPECIAL = re.compile(r"[\\|^&~]")
+_SPECIAL = re.compile(r"[\\|^&~\r\n]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_SEGMENT_NAME = re.compile(r"^[A-Z][A-Z0-9]{2}$")
 
 
 def _escape(value: str) -> str:
-    """HL7 escapes for the standard encoding characters, escape character first."""
+    """HL7 escapes for the standard encoding characters, escape character first, and
+    `\\.br\\` for a line break (a raw one would start a new segment)."""
     if _SPECIAL.search(value) is None:  # the common case: nothing to escape
         return value
     for char, code in (
@@ -170,4 +177,4 @@ def _escape(value: str) -> str:
         ("~", "\\R\\"),
     ):
         value = value.replace(char, code)
-    return value
+    return _LINE_BREAK.sub(r"\\.br\\", value)

@@ -26,7 +26,7 @@ path, so the message that becomes ERROR says exactly what to fix.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -105,6 +105,7 @@ class Scope:
     source: SourceDoc  # the whole message
     let: dict[str, str]
     lookup: Callable[..., Concept]  # lookup('map', code[, system]): a concept map row
+    index: int = 0  # the item's position (from 1) in the for_each it belongs to
 
     def variables(self, item: SourceDoc) -> dict[str, Any]:
         return {
@@ -113,6 +114,7 @@ class Scope:
             "item": item,
             "let": self.let,
             "lookup": self.lookup,
+            "index": self.index,
         }
 
 
@@ -152,8 +154,9 @@ class RulesMapping(MappingBase):
                 elif rule.via is not None:
                     nodes = self._via_sources(rule, item, scope, conditions)
                     for position, node in enumerate(nodes, 1):
+                        inner = replace(scope, index=position) if rule.spec.for_each else scope
                         try:
-                            self._run(rule.via, node, target.child(rule.spec.to), scope)
+                            self._run(rule.via, node, target.child(rule.spec.to), inner)
                         except MappingError as exc:
                             if len(nodes) == 1:
                                 raise
@@ -162,9 +165,10 @@ class RulesMapping(MappingBase):
                                 f"{exc} [item {position} of rule {rule.spec.name!r}]"
                             ) from None
                 elif rule.spec.for_each:
-                    for each in item.select(rule.spec.for_each):
-                        if self._applies(rule, each, scope, None):
-                            self._write(rule, each, target, scope, own_text=True)
+                    for position, each in enumerate(item.select(rule.spec.for_each), 1):
+                        inner = replace(scope, index=position)
+                        if self._applies(rule, each, inner, None):
+                            self._write(rule, each, target, inner, own_text=True)
                 elif self._applies(rule, item, scope, conditions):
                     self._write(rule, item, target, scope, own_text=False)
             except MappingError:
@@ -177,7 +181,9 @@ class RulesMapping(MappingBase):
     ) -> list[SourceDoc]:
         if rule.spec.for_each:
             nodes = [
-                n for n in item.select(rule.spec.for_each) if self._applies(rule, n, scope, None)
+                n
+                for position, n in enumerate(item.select(rule.spec.for_each), 1)
+                if self._applies(rule, n, replace(scope, index=position), None)
             ]
         elif not self._applies(rule, item, scope, conditions):
             return []
@@ -213,11 +219,13 @@ class RulesMapping(MappingBase):
             value = concept.code
         if value == "" and rule.spec.default is not None:
             value = rule.spec.default
-        if rule.value is not None:
+        if value == "" and (rule.spec.source or own_text):
+            value = None  # the source has nothing here: neither template nor constant runs
+        elif rule.value is not None:
             value = self._render(rule.value, scope, item, value=value, concept=concept)
         elif rule.spec.value:
             value = rule.spec.value  # a constant: no template to render
-        if value == "":
+        if value == "" or value is None:
             if rule.spec.required:
                 raise MappingError(
                     f"mapping {self.name!r}, {rule.where}: no value, and the rule is required"

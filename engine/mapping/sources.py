@@ -25,6 +25,7 @@ from engine.mapping.fhirpath import compile_fhirpath
 
 _SEGMENT = re.compile(r"^[A-Z][A-Z0-9]{2}$")
 _BREAKS = frozenset({"br", "Break"})  # line breaks in MedCom formatted text
+_SPACES = frozenset({"Space"})
 
 
 class SourceDoc(Protocol):
@@ -136,17 +137,27 @@ def _xpath(path: str, namespaces: tuple[tuple[str, str], ...]) -> etree.XPath:
 
 
 def _xml_text(node: Any) -> str:
-    """An element's text, line breaks (`<br/>`, `<Break/>`) as newlines; else the value."""
+    """An element's text, trimmed; MedCom's `<Break/>` (and `<br/>`) as newlines and
+    `<Space/>` as a space, inline markup (`<Bold>`) as its text. Else the value."""
     if not isinstance(node, etree._Element):
         return str(node)
+    if not len(node):
+        return (node.text or "").strip()
+    return _inner_text(node).strip()
+
+
+def _inner_text(node: etree._Element) -> str:
     parts = [node.text or ""]
     for child in node:
-        if etree.QName(child).localname in _BREAKS:
+        name = etree.QName(child).localname
+        if name in _BREAKS:
             parts.append("\n")
-        else:
-            parts.append(_xml_text(child))
+        elif name in _SPACES:
+            parts.append(" ")
+        elif isinstance(child.tag, str):
+            parts.append(_inner_text(child))
         parts.append(child.tail or "")
-    return "".join(parts).strip()
+    return "".join(parts)
 
 
 class FhirDoc:
