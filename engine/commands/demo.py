@@ -71,18 +71,23 @@ async def _steps(
     lab = _port(channels["lab-results"])
     fixtures = engine.config.path(FIXTURES)
     say = console.print
-    say("[bold]1.[/bold] The GP's referral arrives as a file; Kanal forwards it to the EPJ.")
+    say(
+        "[bold]1.[/bold] The GP's referral (MedCom XREF01) arrives as a file; "
+        "the EPJ gets it as HL7 REF^I12."
+    )
     referrals = channels["referrals-in"].source
     assert isinstance(referrals, DirectorySource)
     inbox = Path(referrals.path)
     inbox.mkdir(parents=True, exist_ok=True)
-    shutil.copy(fixtures / "ref_i12_referral.hl7", inbox / f"referral-{int(time.time())}.hl7")
+    referral = fixtures.parent / "oioxml" / "xref01_referral.xml"
+    shutil.copy(referral, inbox / f"referral-{int(time.time())}.xml")
     say(
-        "[bold]2.[/bold] The hospital admits the patient (ADT^A01):",
+        "[bold]2.[/bold] The hospital admits the patient (ADT^A01); "
+        "the municipality gets a HospitalNotification:",
         await _send(adt, fixtures / "adt_a01_admit.hl7"),
     )
     say(
-        "[bold]3.[/bold] Lab results (ORU^R01) go to the EPJ and the GP's inbox:",
+        "[bold]3.[/bold] Lab results (ORU^R01) go to the EPJ, and as XRPT01 to the GP:",
         await _send(lab, fixtures / "oru_r01_lab.hl7"),
     )
     say(f"[bold]4.[/bold] The EPJ goes down for {outage:g}s; more results arrive meanwhile.")
