@@ -1,6 +1,7 @@
 """HL7 v2 targets, built as segments and fields and serialised once, values escaped.
 
-Paths are the usual ones: `PID-5.1`, `PID-3[2].4`, `OBX[2]-5`. A sub-mapping's `to`
+Paths are the usual ones: `PID-5.1`, `PID-3[2].4`, `OBX[2]-5`; `PID-13[+].1` starts a
+new repetition of a field and `PID-13[=].2` writes into the last one. A sub-mapping's `to`
 names a segment, `OBX[+]` (a new one), `OBX[=]` (the last) or `OBX[2]`; inside it,
 `OBX-5` means that segment.
 """
@@ -39,7 +40,24 @@ class Hl7Target:
             self.segments = list(lines)
 
     def set(self, path: str, value: Any) -> None:
-        self.set_at(path, parse_path(path), value)
+        self.set_at(path, self._parse(path), value)
+
+    def _parse(self, path: str) -> tuple[str, int, int, int, int, int]:
+        """parse_path, plus `PID-13[+].1` (a new repetition) and `PID-13[=].2` (the last)."""
+        if "[+]" not in path and "[=]" not in path:
+            return parse_path(path)
+        marker = "[+]" if "[+]" in path else "[=]"
+        name, seg_rep, field, _, comp, sub = parse_path(path.replace(marker, "[1]"))
+        fields = self._segment(name, seg_rep)
+        index = field - 1 if name == "MSH" else field
+        current = fields[index] if index < len(fields) else ""
+        count = (
+            len(current)
+            if not isinstance(current, str)
+            else (current.count("~") + 1 if current else 0)
+        )
+        rep = count + 1 if marker == "[+]" or count == 0 else count
+        return name, seg_rep, field, rep, comp, sub
 
     def child(self, path: str) -> Hl7SegmentTarget:
         match = _SEGMENT_STEP.match(path)
@@ -122,7 +140,7 @@ class Hl7SegmentTarget:
         self.parent, self.name, self.repetition = parent, name, repetition
 
     def set(self, path: str, value: Any) -> None:
-        name, seg_rep, field, rep, comp, sub = parse_path(path)
+        name, seg_rep, field, rep, comp, sub = self.parent._parse(path)
         if name == self.name and seg_rep == 1:
             seg_rep = self.repetition
         self.parent.set_at(path, (name, seg_rep, field, rep, comp, sub), value)

@@ -416,3 +416,32 @@ def test_from_takes_the_first_path_with_a_value_and_lookup_reads_concept_maps(tm
         match=r"rule 'unknown': code 'XYZ' is not in concept map 'facility' \(facility.csv\)",
     ):
         convert(m, ORU.replace(b"ORU^R01^ORU_R01", b"ORU^R99^ORU_R01"))
+
+
+def test_hl7_field_repetitions_are_appended_with_plus_and_filled_with_equals(tmp_path):
+    m = mapping(
+        tmp_path,
+        """
+        [mapping]
+        kind = "rules"
+        source = "hl7v2"
+        target = "hl7v2"
+        validate = false
+        [[rule]]
+        name = "ids"
+        for_each = "PID-3"
+        via = "id"
+        to = "PID"
+        [via.id]
+        [[via.id.rule]]
+        name = "value"
+        from = "1"
+        to = "PID-3[+].1"
+        [[via.id.rule]]
+        name = "authority"
+        from = "4"
+        to = "PID-3[=].4"
+        """,
+    )
+    [pid] = convert(m, ADMIT).decode().rstrip("\r").split("\r")
+    assert pid == "PID|||1203521234^^^CPR~H123456^^^RHH"
