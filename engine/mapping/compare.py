@@ -77,6 +77,7 @@ def json_differences(expected: bytes, actual: bytes, ignore: list[str] | None = 
     for path in ignore or []:
         _drop_json(wanted, _json_path(path))
         _drop_json(got, _json_path(path))
+    wanted, got = _without_dropped(wanted), _without_dropped(got)
     if got == wanted:
         return []
     return text_differences(
@@ -97,7 +98,7 @@ def _drop_json(node: Any, steps: list[str]) -> None:
     if isinstance(node, list):
         items = node if head == "*" else node[int(head) : int(head) + 1] if head.isdigit() else []
         if not rest and head.isdigit() and int(head) < len(node):
-            node[int(head)] = None
+            node[int(head)] = _DROPPED  # removed afterwards: later indexes stay valid
             return
         for item in items:
             _drop_json(item, rest)
@@ -106,6 +107,17 @@ def _drop_json(node: Any, steps: list[str]) -> None:
             _drop_json(node[head], rest)
         else:
             del node[head]
+
+
+_DROPPED = object()
+
+
+def _without_dropped(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_without_dropped(item) for item in node if item is not _DROPPED]
+    if isinstance(node, dict):
+        return {key: _without_dropped(value) for key, value in node.items()}
+    return node
 
 
 def xml_differences(expected: bytes, actual: bytes, ignore: list[str]) -> list[str]:

@@ -36,7 +36,10 @@ def compile_fhirpath(path: str) -> Evaluate:
         return functools.partial(_walk, steps)
     try:
         compiled = fhirpathpy.compile(path, model=models["r4"])
-        compiled({}, None)  # its parser recovers from errors: they surface on evaluation
+        # Its parser recovers from errors: they surface on evaluation. Probe with an empty
+        # resource of the type the path starts from (`Bundle.entry…`), if it names one.
+        first = path.lstrip().split(".", 1)[0]
+        compiled({"resourceType": first} if first[:1].isupper() else {}, None)
     except Exception as exc:  # fhirpathpy raises its parser's own exception types
         raise ValueError(f"{path!r} is not FHIRPath: {exc}") from None
     return lambda node: list(compiled(node, None))

@@ -55,6 +55,8 @@ class RuleSpec(BaseModel):
     system: str = ""  # path to the code's system, for concept map rows with source_system
     default: str | None = None
     required: bool = False
+    # JSON/FHIR targets: write the value as this JSON type (booleans, counts, sizes)
+    as_type: Literal["string", "boolean", "integer", "decimal"] = Field("string", alias="as")
 
 
 class RulesSection(SectionBase):
@@ -231,6 +233,8 @@ class RulesMapping(MappingBase):
                     f"mapping {self.name!r}, {rule.where}: no value, and the rule is required"
                 )
             return
+        if rule.spec.as_type != "string":
+            value = _typed(str(value), rule.spec.as_type)
         target.set(rule.spec.to, value)
 
     @staticmethod
@@ -239,12 +243,17 @@ class RulesMapping(MappingBase):
         variables.update(extra)
         return computed(variables)
 
-    def _lookup(self, name: str, code: str, system: str = "") -> Concept:
-        """`lookup('sender-organisation', msg.get('MSH-4'))` in templates and conditions."""
+    def _lookup(
+        self, name: str, code: str, system: str = "", default: str | None = None
+    ) -> Concept:
+        """`lookup('sender-organisation', msg.get('MSH-4'))` in templates and conditions;
+        an unmapped code is an error unless a `default` is given."""
         conceptmap = self.conceptmaps.get(name)
         if conceptmap is None:
             raise LookupError(f"lookup: no concept map {name!r} (conceptmaps/{name}.csv)")
         concept = conceptmap.get(str(code), system)
+        if concept is None and default is not None:
+            return Concept(default)
         if concept is None:
             raise LookupError(
                 f"code {str(code)!r} is not in concept map {name!r} ({conceptmap.path.name})"
@@ -273,6 +282,24 @@ def _first_value(item: SourceDoc, source: str | list[str]) -> str:
         if value != "":
             return value
     return ""
+
+
+def _typed(value: str, kind: str) -> bool | int | float:
+    text = value.strip()
+    if kind == "boolean":
+        if text not in ("true", "false"):
+            raise ValueError(f"{value!r} is not a boolean: write true or false")
+        return text == "true"
+    try:
+        return int(text) if kind == "integer" else _decimal(text)
+    except ValueError:
+        wanted = "an integer" if kind == "integer" else "a number"
+        raise ValueError(f"{value!r} is not {wanted}") from None
+
+
+def _decimal(text: str) -> int | float:
+    number = float(text)
+    return int(number) if number.is_integer() and "." not in text else number
 
 
 def _first_nodes(item: SourceDoc, source: str | list[str]) -> list[SourceDoc]:

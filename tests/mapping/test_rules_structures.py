@@ -445,3 +445,35 @@ def test_hl7_field_repetitions_are_appended_with_plus_and_filled_with_equals(tmp
     )
     [pid] = convert(m, ADMIT).decode().rstrip("\r").split("\r")
     assert pid == "PID|||1203521234^^^CPR~H123456^^^RHH"
+
+
+def test_values_can_be_written_as_json_booleans_and_numbers(tmp_path):
+    m = mapping(
+        tmp_path,
+        """
+        [mapping]
+        kind = "rules"
+        target = "json"
+        [[rule]]
+        name = "count"
+        to = "count"
+        value = "{{ source.select('OBX') | length }}"
+        as = "integer"
+        [[rule]]
+        name = "value"
+        from = "OBX[1]-5"
+        to = "value"
+        as = "decimal"
+        [[rule]]
+        name = "final"
+        from = "OBR-25"
+        to = "final"
+        value = "{{ 'true' if value == 'F' else 'false' }}"
+        as = "boolean"
+        [[rule]]
+        name = "known"
+        to = "known"
+        value = "{{ lookup('none', 'x', default='fallback') if false else 'yes' }}"
+        """,
+    )
+    assert json.loads(convert(m, ORU)) == {"count": 5, "value": 7.2, "final": True, "known": "yes"}
