@@ -69,12 +69,14 @@ def by_hand(msg: MessageView) -> bytes:
     )
 
     sent = hl7_to_fhir_datetime(hl7.get("MSH-7"))
-    # Admitted (PV1-44) and, on a discharge, discharged (PV1-45). The mapping's templates
-    # fall back on EVN-2, but the engine runs no template for an empty `from`: both are
-    # required in effect, as here.
-    period = {"start": hl7_to_fhir_datetime(_required(hl7.get("PV1-44"), "PV1-44"))}
+    # Admitted (PV1-44; an admission may fall back on EVN-2) and, on a discharge,
+    # discharged (PV1-45, else EVN-2).
+    event_time = hl7.get("EVN-2")
+    start = hl7.get("PV1-44") or ("" if discharge else event_time)
+    period = {"start": hl7_to_fhir_datetime(_required(start, "PV1-44"))}
     if discharge:
-        period["end"] = hl7_to_fhir_datetime(_required(hl7.get("PV1-45"), "PV1-45"))
+        end = hl7.get("PV1-45") or event_time
+        period["end"] = hl7_to_fhir_datetime(_required(end, "PV1-45"))
 
     header_id = uuid_for("MessageHeader", msg.sender, msg.control_id)
     provenance_id = uuid_for("Provenance", header_id)
