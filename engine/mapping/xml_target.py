@@ -20,6 +20,9 @@ from lxml import etree
 _STEP = re.compile(r"^(@)?(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)(?:\[(\d+|\+|=)\])?$")
 
 
+Step = tuple[bool, str, str]  # (is an attribute, qualified name, index: "", n, "+" or "=")
+
+
 class XmlTarget:
     def __init__(
         self,
@@ -29,7 +32,7 @@ class XmlTarget:
         *,
         line_break: str = "",
         node: etree._Element | None = None,
-        created: list[etree._Element] | None = None,
+        shared: _Shared | None = None,
     ) -> None:
         self.namespace = namespace
         self.namespaces = namespaces
@@ -39,40 +42,40 @@ class XmlTarget:
                 _qname(root, namespace, namespaces), nsmap=_nsmap(namespace, namespaces)
             )
         self.node = node
-        self._created = [] if created is None else created  # sub-mapping roots, maybe empty
+        self._shared = _Shared() if shared is None else shared
+        self._where = (namespace, tuple(sorted(namespaces.items())))
 
     def set(self, path: str, value: str) -> None:
-        steps = _steps(path)
+        steps = _compiled(path, *self._where)
         parent = self._walk(steps[:-1], path)
-        attribute, prefix, name, index = steps[-1]
+        attribute, tag, index = steps[-1]
         if attribute:
-            parent.set(_qname(f"{prefix}:{name}" if prefix else name, "", self.namespaces), value)
+            parent.set(tag, value)
             return
-        element = _element(
-            parent, _qname(_named(prefix, name), self.namespace, self.namespaces), index
-        )
+        element = self._element(parent, tag, index)
         if self.line_break and "\n" in value:
             _with_breaks(element, value, _qname(self.line_break, self.namespace, self.namespaces))
         else:
             element.text = value
 
     def child(self, path: str) -> XmlTarget:
-        steps = _steps(path)
+        steps = _compiled(path, *self._where)
         if steps[-1][0]:
             raise ValueError(f"{path!r}: a sub-mapping needs an element, not an attribute")
         node = self._walk(steps, path)
-        self._created.append(node)
+        self._shared.created.append(node)
         return XmlTarget(
             "",
             self.namespace,
             self.namespaces,
             line_break=self.line_break,
             node=node,
-            created=self._created,
+            shared=self._shared,
         )
 
     def tree(self) -> etree._Element:
-        for node in reversed(self._created):  # innermost first, so emptied parents go too
+        created = self._shared.created
+        for node in reversed(created):  # innermost first, so emptied parents go too
             parent = node.getparent()
             if (
                 parent is not None
@@ -81,19 +84,58 @@ class XmlTarget:
                 and not (node.text or "").strip()
             ):
                 parent.remove(node)
-        self._created.clear()
+        created.clear()
+        self._shared.children.clear()
         etree.cleanup_namespaces(self.node)  # source-only prefixes are not declared
         return self.node
 
-    def _walk(self, steps: tuple[tuple[bool, str, str, str], ...], path: str) -> etree._Element:
+    def _walk(self, steps: tuple[Step, ...], path: str) -> etree._Element:
         node = self.node
-        for attribute, prefix, name, index in steps:
+        for attribute, tag, index in steps:
             if attribute:
                 raise ValueError(f"{path!r}: an attribute can only come last")
-            node = _element(
-                node, _qname(_named(prefix, name), self.namespace, self.namespaces), index
-            )
+            node = self._element(node, tag, index)
         return node
+
+    def _element(self, parent: etree._Element, tag: str, index: str) -> etree._Element:
+        """The child `tag` of `parent` by index, created as needed. The target builds the
+        whole tree, so it keeps its own index of children instead of searching lxml."""
+        children = self._shared.children.setdefault((parent, tag), [])
+        if index == "+" or (index == "=" and not children) or (not index and not children):
+            element = etree.SubElement(parent, tag)
+            children.append(element)
+            return element
+        if index == "=":
+            return children[-1]
+        position = int(index or 1)
+        while len(children) < position:
+            children.append(etree.SubElement(parent, tag))
+        return children[position - 1]
+
+
+class _Shared:
+    """What a target and its sub-targets share: created sub-roots and the child index."""
+
+    __slots__ = ("children", "created")
+
+    def __init__(self) -> None:
+        self.created: list[etree._Element] = []  # sub-mapping roots, maybe left empty
+        self.children: dict[tuple[etree._Element, str], list[etree._Element]] = {}
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(
+    path: str, namespace: str, namespaces: tuple[tuple[str, str], ...]
+) -> tuple[Step, ...]:
+    declared = dict(namespaces)
+    steps = []
+    for attribute, prefix, name, index in _steps(path):
+        qualified = _named(prefix, name)
+        tag = (
+            _qname(qualified, "", declared) if attribute else _qname(qualified, namespace, declared)
+        )
+        steps.append((attribute, tag, index))
+    return tuple(steps)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -126,18 +168,6 @@ def _nsmap(namespace: str, namespaces: dict[str, str]) -> dict[str | None, str]:
     if namespace:
         declared[None] = namespace
     return declared
-
-
-def _element(parent: etree._Element, tag: str, index: str) -> etree._Element:
-    if index == "+":
-        return etree.SubElement(parent, tag)
-    existing = parent.findall(tag)
-    if index == "=":
-        return existing[-1] if existing else etree.SubElement(parent, tag)
-    position = int(index or 1)
-    while len(existing) < position:
-        existing.append(etree.SubElement(parent, tag))
-    return existing[position - 1]
 
 
 def _with_breaks(element: etree._Element, value: str, tag: str) -> None:
