@@ -148,6 +148,9 @@ class Hl7SegmentTarget:
     def child(self, path: str) -> Hl7SegmentTarget:
         return self.parent.child(path)
 
+    def close(self) -> None:
+        """A segment a sub-mapping left empty stays: HL7 allows empty segments."""
+
 
 def _parse_field(text: str) -> Field:
     return [[component.split("&") for component in rep.split("^")] for rep in text.split("~")]

@@ -20,11 +20,17 @@ Step = str | int  # a key, an index, or "+"/"=" (kept apart from keys by the bra
 
 
 class JsonTarget:
-    def __init__(self, root: dict[str, Any] | None = None, untidy: list[bool] | None = None):
+    def __init__(
+        self,
+        root: dict[str, Any] | None = None,
+        untidy: list[bool] | None = None,
+        origin: tuple[Any, Any] | None = None,
+    ):
         self.root: dict[str, Any] = {} if root is None else root
-        # Shared with sub-targets: whether anything may have left an empty node or a gap,
-        # so that the common case serialises without a pruning pass.
+        # Shared with sub-targets: whether a gap (`given[1]` before `given[0]`) may need a
+        # pruning pass; the common case serialises without one.
         self._untidy = [False] if untidy is None else untidy
+        self._origin = origin  # (container, key) holding a sub-target's root
 
     def set(self, path: str, value: Any) -> None:
         steps = _steps(path)
@@ -33,9 +39,22 @@ class JsonTarget:
         _place(self.root, steps, value, path)
 
     def child(self, path: str) -> JsonTarget:
-        self._untidy[0] = True  # the sub-mapping may write nothing into it
-        node = _place(self.root, _steps(path), None, path)
-        return JsonTarget(node, self._untidy)
+        holder: list[tuple[Any, Any]] = []
+        node = _place(self.root, _steps(path), None, path, holder)
+        return JsonTarget(node, self._untidy, holder[0])
+
+    def close(self) -> None:
+        """After a sub-mapping: an object it left empty goes (FHIR forbids `{}`)."""
+        if self.root or self._origin is None:
+            return
+        container, key = self._origin
+        if isinstance(container, list):
+            for position, item in enumerate(container):
+                if item is self.root:
+                    del container[position]
+                    break
+        elif container.get(key) is self.root:
+            del container[key]
 
     def serialise(self) -> str:
         # Compact: json's C encoder only runs without indent (several times faster).
@@ -67,10 +86,14 @@ def _steps(path: str) -> tuple[tuple[Step, bool, type], ...]:
 
 
 def _place(
-    root: dict[str, Any], steps: tuple[tuple[Step, bool, type], ...], value: Any, path: str
+    root: dict[str, Any],
+    steps: tuple[tuple[Step, bool, type], ...],
+    value: Any,
+    path: str,
+    holder: list[tuple[Any, Any]] | None = None,
 ) -> Any:
     """Walk (creating as needed) and set the last step; with value None, return the object
-    there (created empty) for a sub-mapping to fill."""
+    there (created empty) for a sub-mapping to fill, and put its container in `holder`."""
     node: Any = root
     for step, is_index, kind in steps[:-1]:
         if is_index:
@@ -83,6 +106,8 @@ def _place(
         else:
             raise ValueError(f"{path!r}: {step!r} used on a list")
     step, is_index, _ = steps[-1]
+    if holder is not None:
+        holder.append((node, step))
     if is_index:
         return _index(node, step, {} if value is None else value, value is not None, path)
     if type(node) is not dict:

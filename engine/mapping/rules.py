@@ -158,7 +158,9 @@ class RulesMapping(MappingBase):
                     for position, node in enumerate(nodes, 1):
                         inner = replace(scope, index=position) if rule.spec.for_each else scope
                         try:
-                            self._run(rule.via, node, target.child(rule.spec.to), inner)
+                            child = target.child(rule.spec.to)
+                            self._run(rule.via, node, child, inner)
+                            child.close()
                         except MappingError as exc:
                             if len(nodes) == 1:
                                 raise

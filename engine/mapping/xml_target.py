@@ -47,7 +47,7 @@ class XmlTarget:
 
     def set(self, path: str, value: str) -> None:
         steps = _compiled(path, *self._where)
-        parent = self._walk(steps[:-1], path)
+        parent = self._walk(steps[:-1], path, "parent")
         attribute, tag, index = steps[-1]
         if attribute:
             parent.set(tag, value)
@@ -62,7 +62,7 @@ class XmlTarget:
         steps = _compiled(path, *self._where)
         if steps[-1][0]:
             raise ValueError(f"{path!r}: a sub-mapping needs an element, not an attribute")
-        node = self._walk(steps, path)
+        node = self._walk(steps, path, "node")
         self._shared.created.append(node)
         return XmlTarget(
             "",
@@ -72,6 +72,9 @@ class XmlTarget:
             node=node,
             shared=self._shared,
         )
+
+    def close(self) -> None:
+        """Sub-roots left empty are removed in `tree`, innermost first."""
 
     def tree(self) -> etree._Element:
         created = self._shared.created
@@ -86,15 +89,27 @@ class XmlTarget:
                 parent.remove(node)
         created.clear()
         self._shared.children.clear()
+        self._shared.walked.clear()
         etree.cleanup_namespaces(self.node)  # source-only prefixes are not declared
         return self.node
 
-    def _walk(self, steps: tuple[Step, ...], path: str) -> etree._Element:
+    def _walk(self, steps: tuple[Step, ...], path: str, part: str) -> etree._Element:
+        # Rules share long prefixes (Envelope/Sent/…): a walk with no [+] or [=] always
+        # ends at the same element, so it is remembered.
+        key = (self.node, path, part)
+        walked = self._shared.walked
+        found = walked.get(key)
+        if found is not None:
+            return found
         node = self.node
+        stable = True
         for attribute, tag, index in steps:
             if attribute:
                 raise ValueError(f"{path!r}: an attribute can only come last")
             node = self._element(node, tag, index)
+            stable = stable and index not in ("+", "=")
+        if stable:
+            walked[key] = node
         return node
 
     def _element(self, parent: etree._Element, tag: str, index: str) -> etree._Element:
@@ -116,11 +131,12 @@ class XmlTarget:
 class _Shared:
     """What a target and its sub-targets share: created sub-roots and the child index."""
 
-    __slots__ = ("children", "created")
+    __slots__ = ("children", "created", "walked")
 
     def __init__(self) -> None:
         self.created: list[etree._Element] = []  # sub-mapping roots, maybe left empty
         self.children: dict[tuple[etree._Element, str], list[etree._Element]] = {}
+        self.walked: dict[tuple[etree._Element, str, str], etree._Element] = {}
 
 
 @functools.lru_cache(maxsize=4096)
