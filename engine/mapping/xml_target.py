@@ -20,7 +20,8 @@ from lxml import etree
 _STEP = re.compile(r"^(@)?(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)(?:\[(\d+|\+|=)\])?$")
 
 
-Step = tuple[bool, str, str]  # (is an attribute, qualified name, index: "", n, "+" or "=")
+# (is an attribute, qualified name, index: "", n, "+" or "=", the path up to this step)
+Step = tuple[bool, str, str, str]
 
 
 class XmlTarget:
@@ -47,8 +48,8 @@ class XmlTarget:
 
     def set(self, path: str, value: str) -> None:
         steps = _compiled(path, *self._where)
-        parent = self._walk(steps[:-1], path, "parent")
-        attribute, tag, index = steps[-1]
+        parent = self._walk(steps[:-1], path)
+        attribute, tag, index, _ = steps[-1]
         if attribute:
             parent.set(tag, value)
             return
@@ -62,7 +63,7 @@ class XmlTarget:
         steps = _compiled(path, *self._where)
         if steps[-1][0]:
             raise ValueError(f"{path!r}: a sub-mapping needs an element, not an attribute")
-        node = self._walk(steps, path, "node")
+        node = self._walk(steps, path)
         self._shared.created.append(node)
         return XmlTarget(
             "",
@@ -93,23 +94,24 @@ class XmlTarget:
         etree.cleanup_namespaces(self.node)  # source-only prefixes are not declared
         return self.node
 
-    def _walk(self, steps: tuple[Step, ...], path: str, part: str) -> etree._Element:
-        # Rules share long prefixes (Envelope/Sent/…): a walk with no [+] or [=] always
-        # ends at the same element, so it is remembered.
-        key = (self.node, path, part)
+    def _walk(self, steps: tuple[Step, ...], path: str) -> etree._Element:
+        # Rules share long prefixes (Envelope/Sent/…): a prefix with no [+] or [=] always
+        # leads to the same element, so each is remembered.
         walked = self._shared.walked
-        found = walked.get(key)
-        if found is not None:
-            return found
-        node = self.node
+        start = self.node
+        node = start
         stable = True
-        for attribute, tag, index in steps:
+        for attribute, tag, index, prefix in steps:
             if attribute:
                 raise ValueError(f"{path!r}: an attribute can only come last")
-            node = self._element(node, tag, index)
             stable = stable and index not in ("+", "=")
-        if stable:
-            walked[key] = node
+            if stable:
+                found = walked.get((start, prefix))
+                if found is None:
+                    found = walked[(start, prefix)] = self._element(node, tag, index)
+                node = found
+            else:
+                node = self._element(node, tag, index)
         return node
 
     def _element(self, parent: etree._Element, tag: str, index: str) -> etree._Element:
@@ -136,7 +138,7 @@ class _Shared:
     def __init__(self) -> None:
         self.created: list[etree._Element] = []  # sub-mapping roots, maybe left empty
         self.children: dict[tuple[etree._Element, str], list[etree._Element]] = {}
-        self.walked: dict[tuple[etree._Element, str, str], etree._Element] = {}
+        self.walked: dict[tuple[etree._Element, str], etree._Element] = {}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -145,12 +147,13 @@ def _compiled(
 ) -> tuple[Step, ...]:
     declared = dict(namespaces)
     steps = []
-    for attribute, prefix, name, index in _steps(path):
+    parts = path.strip("/").split("/")
+    for position, (attribute, prefix, name, index) in enumerate(_steps(path)):
         qualified = _named(prefix, name)
         tag = (
             _qname(qualified, "", declared) if attribute else _qname(qualified, namespace, declared)
         )
-        steps.append((attribute, tag, index))
+        steps.append((attribute, tag, index, "/".join(parts[: position + 1])))
     return tuple(steps)
 
 
