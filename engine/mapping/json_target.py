@@ -19,29 +19,56 @@ _INDEX = re.compile(r"\[(\d+|\+|=)\]")
 Step = str | int  # a key, an index, or "+"/"=" (kept apart from keys by the brackets)
 
 
+class _Shared:
+    """What a target and its sub-targets share."""
+
+    __slots__ = ("parents", "untidy")
+
+    def __init__(self) -> None:
+        # Whether a gap (`given[1]` before `given[0]`) may need a pruning pass; the common
+        # case serialises without one.
+        self.untidy = False
+        # (id of a target's root, path) → the container its last step writes into, for
+        # paths without [+] or [=]: rules write many leaves under the same objects.
+        self.parents: dict[tuple[int, str], Any] = {}
+
+
 class JsonTarget:
     def __init__(
         self,
         root: dict[str, Any] | None = None,
-        untidy: list[bool] | None = None,
+        shared: _Shared | None = None,
         origin: tuple[Any, Any] | None = None,
     ):
         self.root: dict[str, Any] = {} if root is None else root
-        # Shared with sub-targets: whether a gap (`given[1]` before `given[0]`) may need a
-        # pruning pass; the common case serialises without one.
-        self._untidy = [False] if untidy is None else untidy
+        self._shared = _Shared() if shared is None else shared
         self._origin = origin  # (container, key) holding a sub-target's root
 
     def set(self, path: str, value: Any) -> None:
-        steps = _steps(path)
-        if steps[-1][1] and steps[-1][0] not in ("+", "=", 0):
-            self._untidy[0] = True  # `given[1]` may leave given[0] empty
-        _place(self.root, steps, value, path)
+        steps, parent_path = _plan(path)
+        step, is_index, _ = steps[-1]
+        if is_index and step not in ("+", "=", 0):
+            self._shared.untidy = True  # `given[1]` may leave given[0] empty
+        if parent_path is None:  # [+] or [=] on the way: walk every time
+            _place(self.root, steps, value, path)
+            return
+        key = (id(self.root), parent_path)
+        parent = self._shared.parents.get(key)
+        if parent is None:
+            holder: list[tuple[Any, Any]] = []
+            _place(self.root, steps, value, path, holder)
+            self._shared.parents[key] = holder[0][0]
+        elif is_index:
+            _index(parent, step, value, True, path)
+        elif type(parent) is dict:
+            parent[step] = value
+        else:
+            raise ValueError(f"{path!r}: {step!r} used on a list")
 
     def child(self, path: str) -> JsonTarget:
         holder: list[tuple[Any, Any]] = []
         node = _place(self.root, _steps(path), None, path, holder)
-        return JsonTarget(node, self._untidy, holder[0])
+        return JsonTarget(node, self._shared, holder[0])
 
     def close(self) -> None:
         """After a sub-mapping: an object it left empty goes (FHIR forbids `{}`)."""
@@ -55,13 +82,14 @@ class JsonTarget:
                     break
         elif container.get(key) is self.root:
             del container[key]
+        self._shared.parents.clear()  # a remembered container may have been this one
 
     def serialise(self) -> str:
         # Compact: json's C encoder only runs without indent (several times faster).
         return json.dumps(self.structure(), ensure_ascii=False, separators=(",", ":"))
 
     def structure(self) -> dict[str, Any]:
-        if not self._untidy[0]:
+        if not self._shared.untidy:
             return self.root
         result: dict[str, Any] = pruned(self.root) or {}
         return result
@@ -83,6 +111,18 @@ def _steps(path: str) -> tuple[tuple[Step, bool, type], ...]:
     return tuple(
         (step, is_index, kind) for (step, is_index), kind in zip(flat, following, strict=True)
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _plan(path: str) -> tuple[tuple[tuple[Step, bool, type], ...], str | None]:
+    """The steps, and the path of the container the last step writes into when that is
+    always the same one (no [+] or [=] before the last step), else None."""
+    steps = _steps(path)
+    if any(step in ("+", "=") for step, is_index, _ in steps[:-1] if is_index):
+        return steps, None
+    last, is_index, _ = steps[-1]
+    suffix = f"[{last}]" if is_index else f".{last}"
+    return steps, (path[: -len(suffix)] if path.endswith(suffix) else "")
 
 
 def _place(

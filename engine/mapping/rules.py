@@ -97,6 +97,7 @@ class Rule:
     conceptmap: ConceptMap | None
     via: tuple[Rule, ...] | None
     constant: str | None  # a rule that only writes a fixed value: no work per message
+    computed_only: bool  # a rule that only writes its template's text (no source, no when)
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,24 @@ class RulesMapping(MappingBase):
 
     def _run(self, rules: tuple[Rule, ...], item: SourceDoc, target: Any, scope: Scope) -> None:
         conditions: dict[str, bool] = {}  # rules often share a condition: evaluate it once
+        # One variables dict for the templates of this item; `value` and `concept` are set
+        # before each render (renders are sequential and only read it).
+        variables = scope.variables(item)
         for rule in rules:
             try:
                 if rule.constant is not None:
                     target.set(rule.spec.to, rule.constant)
+                elif rule.computed_only:
+                    assert rule.value is not None
+                    variables["value"], variables["concept"] = "", None
+                    text = rule.value(variables)
+                    if text:
+                        target.set(rule.spec.to, text)
+                    elif rule.spec.required:
+                        raise MappingError(
+                            f"mapping {self.name!r}, {rule.where}: no value, "
+                            "and the rule is required"
+                        )
                 elif rule.via is not None:
                     nodes = self._via_sources(rule, item, scope, conditions)
                     for position, node in enumerate(nodes, 1):
@@ -172,9 +187,9 @@ class RulesMapping(MappingBase):
                     for position, each in enumerate(item.select(rule.spec.for_each), 1):
                         inner = replace(scope, index=position)
                         if self._applies(rule, each, inner, None):
-                            self._write(rule, each, target, inner, own_text=True)
+                            self._write(rule, each, target, inner.variables(each), own_text=True)
                 elif self._applies(rule, item, scope, conditions):
-                    self._write(rule, item, target, scope, own_text=False)
+                    self._write(rule, item, target, variables, own_text=False)
             except MappingError:
                 raise
             except (TemplateError, ValueError, LookupError, TypeError) as exc:
@@ -211,7 +226,7 @@ class RulesMapping(MappingBase):
         return conditions[rule.spec.when]
 
     def _write(
-        self, rule: Rule, item: SourceDoc, target: Any, scope: Scope, own_text: bool
+        self, rule: Rule, item: SourceDoc, target: Any, variables: dict[str, Any], own_text: bool
     ) -> None:
         value: Any = _first_value(item, rule.spec.source) if rule.spec.source else ""
         if own_text and not rule.spec.source:
@@ -226,7 +241,8 @@ class RulesMapping(MappingBase):
         if value == "" and (rule.spec.source or own_text):
             value = None  # the source has nothing here: neither template nor constant runs
         elif rule.value is not None:
-            value = self._render(rule.value, scope, item, value=value, concept=concept)
+            variables["value"], variables["concept"] = value, concept
+            value = rule.value(variables)
         elif rule.spec.value:
             value = rule.spec.value  # a constant: no template to render
         if value == "" or value is None:
@@ -358,7 +374,11 @@ class _Compiler:
             via = self.rules(self.vias[spec.via].rule, (*inside, spec.via))
         simple = not (spec.source or spec.for_each or spec.when or spec.translate or via)
         constant = spec.value if simple and spec.value and value is None else None
-        return Rule(spec, where, when, value, self.maps.get(spec.translate), via, constant)
+        computed_only = (
+            simple and value is not None and spec.default is None and spec.as_type == "string"
+        )
+        conceptmap = self.maps.get(spec.translate)
+        return Rule(spec, where, when, value, conceptmap, via, constant, computed_only)
 
 
 def load_rules(folder: Path, name: str, schema_dir: Path | None = None) -> RulesMapping:

@@ -190,8 +190,12 @@ def _getattr(target: Evaluate, attribute: str) -> Evaluate:
     if attribute.startswith("_") or attribute in _UNSAFE:
         raise _Unsupported  # let the sandbox refuse it, with its own message
 
+    shadows_dict = hasattr(dict, attribute)  # `let.items` is the method, as in Jinja
+
     def get(variables: dict[str, Any]) -> Any:
         obj = target(variables)
+        if type(obj) is dict and not shadows_dict and attribute in obj:
+            return obj[attribute]  # what Jinja finds too, without a failed getattr first
         try:
             return getattr(obj, attribute)
         except AttributeError:
