@@ -137,7 +137,10 @@ def _place(
     node: Any = root
     for step, is_index, kind in steps[:-1]:
         if is_index:
-            node = _index(node, step, kind(), False, path)
+            if type(step) is int and type(node) is list and step < len(node) and node[step]:
+                node = node[step]  # the common case, an item already there
+            else:
+                node = _index(node, step, kind(), False, path)
         elif type(node) is dict:
             child = node.get(step)
             if child is None:
