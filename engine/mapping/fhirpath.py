@@ -1,10 +1,15 @@
 """FHIRPath for mapping sources: the everyday subset walked directly, the rest by fhirpathpy.
 
 Mappings mostly navigate: `Bundle.entry.resource.ofType(Patient).name.given`,
-`identifier.where(system='urn:oid:1.2.208.176.1.2').value`, `payload[0].content`.
-fhirpathpy interprets every expression through its full engine (about 0.1 ms each); this
-subset (names, `[n]`, `ofType(T)`, `where(name='literal')`, `first()`, choice types such as
-`value` for `valueDateTime`) is walked over the dicts directly, with the same results.
+`identifier.where(system='urn:oid:1.2.208.176.1.2').value`, `payload[0].content`,
+`entry.resource.ofType(MessageHeader).sender.resolve().name`. fhirpathpy interprets every
+expression through its full engine (about 0.1 ms each); this subset is walked over the
+dicts directly, with the same results:
+- names (choice types too: `value` finds `valueDateTime`), `[n]`, `first()`, `exists()`,
+  `join('sep')`, `ofType(Type)`;
+- `where(...)` with `path = 'literal'`, `path.exists()` or `path`, joined by `or`/`and`;
+- `resolve()`: a reference (`Type/id` or a fullUrl) to the entry's resource in the Bundle
+  the path is evaluated in (fhirpathpy cannot resolve inside a Bundle).
 Anything else is compiled by fhirpathpy, so every FHIRPath expression still works.
 """
 
@@ -18,15 +23,20 @@ from typing import Any
 import fhirpathpy
 from fhirpathpy.models import models
 
-Evaluate = Callable[[Any], list[Any]]
+Evaluate = Callable[[Any, Any], list[Any]]  # (node, the whole resource) → values
 
 _STEP = re.compile(
     r"""(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?
       |ofType\((?P<type>[A-Z][A-Za-z]*)\)
-      |where\((?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*'(?P<literal>[^'\\]*)'\)
-      |(?P<first>first\(\))""",
+      |where\((?P<where>.+)\)
+      |join\('(?P<separator>[^'\\]*)'\)
+      |(?P<function>first|exists|resolve)\(\)""",
     re.VERBOSE,
 )
+_CLAUSE = re.compile(r"^(?P<path>.+?)\s*=\s*'(?P<literal>[^'\\]*)'$")
+
+# A step: (kind, argument); a where's argument is its clauses, alternatives of conjunctions
+Step = tuple[str, Any]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -42,70 +52,114 @@ def compile_fhirpath(path: str) -> Evaluate:
         compiled({"resourceType": first} if first[:1].isupper() else {}, None)
     except Exception as exc:  # fhirpathpy raises its parser's own exception types
         raise ValueError(f"{path!r} is not FHIRPath: {exc}") from None
-    return lambda node: list(compiled(node, None))
-
-
-Step = tuple[str, str]  # (kind, argument): name, index, type, where, first
+    return lambda node, root: list(compiled(node, None))
 
 
 def _simple_steps(path: str) -> tuple[Step, ...] | None:
     steps: list[Step] = []
-    for part in _split(path):
+    for part in _split(path, "."):
         match = _STEP.fullmatch(part)
         if match is None:
             return None
         if match.group("name"):
             steps.append(("name", match.group("name")))
             if match.group("index") is not None:
-                steps.append(("index", match.group("index")))
+                steps.append(("index", int(match.group("index"))))
         elif match.group("type"):
             steps.append(("type", match.group("type")))
-        elif match.group("key"):
-            steps.append(("where", f"{match.group('key')}={match.group('literal')}"))
+        elif match.group("where") is not None:
+            clauses = _where(match.group("where"))
+            if clauses is None:
+                return None
+            steps.append(("where", clauses))
+        elif match.group("separator") is not None:
+            steps.append(("join", match.group("separator")))
         else:
-            steps.append(("first", ""))
+            steps.append((match.group("function"), None))
     return tuple(steps)
 
 
-def _split(path: str) -> list[str]:
-    """Split on dots outside quotes and parentheses."""
+def _where(text: str) -> tuple[tuple[tuple[tuple[Step, ...], str | None], ...], ...] | None:
+    """`a = 'x' or b.exists()` → alternatives, each a conjunction of (steps, literal)."""
+    alternatives = []
+    for alternative in _split(text, " or "):
+        conjunction = []
+        for clause in _split(alternative, " and "):
+            clause = clause.strip()
+            literal: str | None = None
+            match = _CLAUSE.match(clause)
+            if match is not None:
+                clause, literal = match.group("path"), match.group("literal")
+            elif clause.endswith(".exists()"):
+                clause = clause[: -len(".exists()")]
+            steps = _simple_steps(clause.strip())
+            if steps is None:
+                return None
+            conjunction.append((steps, literal))
+        alternatives.append(tuple(conjunction))
+    return tuple(alternatives)
+
+
+def _split(path: str, separator: str) -> list[str]:
+    """Split on `separator` outside quotes and parentheses."""
     parts: list[str] = []
-    current: list[str] = []
-    depth, quoted = 0, False
-    for char in path.strip():
-        if char == "'" and depth:
+    depth, quoted, start, i = 0, False, 0, 0
+    text = path.strip()
+    while i < len(text):
+        char = text[i]
+        if char == "'":
             quoted = not quoted
         elif not quoted and char == "(":
             depth += 1
         elif not quoted and char == ")":
             depth -= 1
-        if char == "." and not depth and not quoted:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
+        elif not quoted and not depth and text.startswith(separator, i):
+            parts.append(text[start:i])
+            i += len(separator)
+            start = i
+            continue
+        i += 1
+    parts.append(text[start:])
     return parts
 
 
-def _walk(steps: tuple[Step, ...], root: Any) -> list[Any]:
-    nodes = root if isinstance(root, list) else [root]
+def _walk(steps: tuple[Step, ...], node: Any, root: Any = None) -> list[Any]:
+    root = node if root is None else root
+    nodes = node if isinstance(node, list) else [node]
     for position, (kind, argument) in enumerate(steps):
         if kind == "name":
             if position == 0 and _is_type_name(argument, nodes):
                 continue  # `Bundle.entry…` starts at the Bundle itself
             nodes = _children(nodes, argument)
         elif kind == "index":
-            index = int(argument)
-            nodes = nodes[index : index + 1]
+            nodes = nodes[argument : argument + 1]
         elif kind == "first":
             nodes = nodes[:1]
+        elif kind == "exists":
+            nodes = [bool(nodes)]
+        elif kind == "join":
+            nodes = [argument.join(_text(n) for n in nodes)] if nodes else []
         elif kind == "type":
             nodes = [n for n in nodes if isinstance(n, dict) and n.get("resourceType") == argument]
+        elif kind == "resolve":
+            nodes = _resolved(nodes, root)
         else:
-            key, _, literal = argument.partition("=")
-            nodes = [n for n in nodes if isinstance(n, dict) and _text(n.get(key)) == literal]
+            nodes = [n for n in nodes if _matches(n, argument, root)]
     return nodes
+
+
+def _matches(node: Any, alternatives: Any, root: Any) -> bool:
+    for conjunction in alternatives:
+        if all(_holds(node, steps, literal, root) for steps, literal in conjunction):
+            return True
+    return False
+
+
+def _holds(node: Any, steps: tuple[Step, ...], literal: str | None, root: Any) -> bool:
+    values = _walk(steps, node, root)
+    if literal is None:  # `path.exists()` or a bare path
+        return bool(values) and values != [False]
+    return any(_text(v) == literal for v in values)
 
 
 def _is_type_name(name: str, nodes: list[Any]) -> bool:
@@ -136,6 +190,22 @@ def _choice(node: dict[str, Any], name: str) -> Any:
         if len(key) > size and key.startswith(name) and key[size].isupper():
             return value
     return None
+
+
+def _resolved(nodes: list[Any], root: Any) -> list[Any]:
+    entries = root.get("entry", []) if isinstance(root, dict) else []
+    found = []
+    for node in nodes:
+        reference = node.get("reference") if isinstance(node, dict) else node
+        if not isinstance(reference, str):
+            continue
+        for entry in entries:
+            resource = entry.get("resource", {})
+            local = f"{resource.get('resourceType')}/{resource.get('id')}"
+            if reference in (entry.get("fullUrl"), local) or reference.endswith("/" + local):
+                found.append(resource)
+                break
+    return found
 
 
 def _text(value: Any) -> str:

@@ -33,6 +33,7 @@ class Hl7Target:
         """`copy_of`: the message's text, or its segments already split."""
         # Each segment is its text until a rule writes to it, then its fields ([0]: name).
         self.segments: list[Fields | str] = []
+        self._by_name: dict[str, list[int]] | None = None
         if copy_of is not None:
             lines = hl7_lines(copy_of) if isinstance(copy_of, str) else copy_of
             if not lines or not lines[0].startswith(STANDARD_MSH):
@@ -92,7 +93,13 @@ class Hl7Target:
         subs[max(sub, 1) - 1] = text
 
     def _positions(self, name: str) -> list[int]:
-        return [i for i, seg in enumerate(self.segments) if _name(seg) == name]
+        """Where the segments called `name` are (kept up to date: segments are only ever
+        appended, so a message of many NTEs is not scanned once per NTE)."""
+        if self._by_name is None:
+            self._by_name = {}
+            for position, segment in enumerate(self.segments):
+                self._by_name.setdefault(_name(segment), []).append(position)
+        return list(self._by_name.get(name, ()))
 
     def _segment(self, name: str, seg_rep: int) -> Fields:
         segments = self.segments
@@ -103,6 +110,8 @@ class Hl7Target:
         while len(positions) < seg_rep:
             segments.append([name])
             positions.append(len(segments) - 1)
+            if self._by_name is not None:
+                self._by_name.setdefault(name, []).append(len(segments) - 1)
         position = positions[seg_rep - 1]
         content = segments[position]
         if isinstance(content, str):  # first write to a copied segment: split its fields

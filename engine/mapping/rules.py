@@ -38,7 +38,7 @@ from engine.mapping.base import MappingBase, MappingError, SectionBase, read_spe
 from engine.mapping.conceptmap import Concept, ConceptMap, load_all_conceptmaps
 from engine.mapping.output import Output, start_output
 from engine.mapping.shortcuts import Computed, compile_condition, compile_value
-from engine.mapping.sources import SourceDoc, document
+from engine.mapping.sources import SourceDoc, document, lines_of
 from engine.pipeline.view import MessageView
 
 
@@ -48,6 +48,7 @@ class RuleSpec(BaseModel):
     source: str | list[str] = Field(default="", alias="from")  # a list: the first with a value
     to: str
     for_each: str = ""
+    lines: bool = False  # with for_each: each line of each item's text is an item
     via: str = ""
     value: str = ""
     when: str = ""
@@ -184,7 +185,7 @@ class RulesMapping(MappingBase):
                                 f"{exc} [item {position} of rule {rule.spec.name!r}]"
                             ) from None
                 elif rule.spec.for_each:
-                    for position, each in enumerate(item.select(rule.spec.for_each), 1):
+                    for position, each in enumerate(_items(rule, item), 1):
                         inner = replace(scope, index=position)
                         if self._applies(rule, each, inner, None):
                             self._write(rule, each, target, inner.variables(each), own_text=True)
@@ -201,7 +202,7 @@ class RulesMapping(MappingBase):
         if rule.spec.for_each:
             nodes = [
                 n
-                for position, n in enumerate(item.select(rule.spec.for_each), 1)
+                for position, n in enumerate(_items(rule, item), 1)
                 if self._applies(rule, n, replace(scope, index=position), None)
             ]
         elif not self._applies(rule, item, scope, conditions):
@@ -320,6 +321,11 @@ def _decimal(text: str) -> int | float:
     return int(number) if number.is_integer() and "." not in text else number
 
 
+def _items(rule: Rule, item: SourceDoc) -> list[SourceDoc]:
+    items = item.select(rule.spec.for_each)
+    return lines_of(items) if rule.spec.lines else items
+
+
 def _first_nodes(item: SourceDoc, source: str | list[str]) -> list[SourceDoc]:
     for path in [source] if isinstance(source, str) else source:
         nodes = item.select(path)
@@ -372,6 +378,8 @@ class _Compiler:
             if spec.value or spec.translate:
                 raise ConfigError(f"{label}: a rule with via takes no value or translate")
             via = self.rules(self.vias[spec.via].rule, (*inside, spec.via))
+        if spec.lines and not spec.for_each:
+            raise ConfigError(f"{label}: lines = true goes with for_each")
         simple = not (spec.source or spec.for_each or spec.when or spec.translate or via)
         constant = spec.value if simple and spec.value and value is None else None
         computed_only = (

@@ -25,6 +25,7 @@ from engine.mapping.fhirpath import compile_fhirpath
 
 _SEGMENT = re.compile(r"^[A-Z][A-Z0-9]{2}$")
 _BREAKS = frozenset({"br", "Break"})  # line breaks in MedCom formatted text
+_WRAPPED = re.compile(r"[ \t\r]*\n\s*")  # a line break in the XML text itself: a space
 _SPACES = frozenset({"Space"})
 
 
@@ -102,6 +103,35 @@ class Hl7FieldDoc:
         return self.message.narrow(self.raw, 1, 0, 0)
 
 
+class TextLine:
+    """One line of an item's text (`lines = true`): `text()` is the line, `line` its
+    number in the item (from 1); any other path reads the item it came from."""
+
+    __slots__ = ("line", "of", "value")
+
+    def __init__(self, of: SourceDoc, value: str, line: int) -> None:
+        self.of, self.value, self.line = of, value, line
+
+    def get(self, path: str) -> str:
+        return self.value if path == "." else self.of.get(path)
+
+    def select(self, path: str) -> list[SourceDoc]:
+        return self.of.select(path)
+
+    def text(self) -> str:
+        return self.value
+
+
+def lines_of(items: list[SourceDoc]) -> list[SourceDoc]:
+    """Each item's text split into lines, in order; an item without text gives none."""
+    found: list[SourceDoc] = []
+    for item in items:
+        text = item.text()
+        if text:
+            found.extend(TextLine(item, line, n) for n, line in enumerate(text.split("\n"), 1))
+    return found
+
+
 class XmlDoc:
     __slots__ = ("namespaces", "node")
 
@@ -142,12 +172,18 @@ def _xml_text(node: Any) -> str:
     if not isinstance(node, etree._Element):
         return str(node)
     if not len(node):
-        return (node.text or "").strip()
+        return _unwrapped(node.text).strip()
     return _inner_text(node).strip()
 
 
+def _unwrapped(text: str | None) -> str:
+    # Only <Break/> breaks a line in MedCom's formatted text; a newline written into the
+    # XML (wrapping, indentation) is whitespace like any other.
+    return _WRAPPED.sub(" ", text) if text and "\n" in text else (text or "")
+
+
 def _inner_text(node: etree._Element) -> str:
-    parts = [node.text or ""]
+    parts = [_unwrapped(node.text)]
     for child in node:
         name = etree.QName(child).localname
         if name in _BREAKS:
@@ -156,22 +192,25 @@ def _inner_text(node: etree._Element) -> str:
             parts.append(" ")
         elif isinstance(child.tag, str):
             parts.append(_inner_text(child))
-        parts.append(child.tail or "")
+        parts.append(_unwrapped(child.tail))
     return "".join(parts)
 
 
 class FhirDoc:
-    __slots__ = ("node",)
+    """A FHIR resource, or a part of one; `root` is the whole message (for `resolve()`)."""
 
-    def __init__(self, node: Any) -> None:
+    __slots__ = ("node", "root")
+
+    def __init__(self, node: Any, root: Any = None) -> None:
         self.node = node
+        self.root = node if root is None else root
 
     def get(self, path: str) -> str:
-        found = compile_fhirpath(path)(self.node)
+        found = compile_fhirpath(path)(self.node, self.root)
         return _fhir_text(found[0]) if found else ""
 
     def select(self, path: str) -> list[SourceDoc]:
-        return [FhirDoc(item) for item in compile_fhirpath(path)(self.node)]
+        return [FhirDoc(item, self.root) for item in compile_fhirpath(path)(self.node, self.root)]
 
     def text(self) -> str:
         return _fhir_text(self.node)

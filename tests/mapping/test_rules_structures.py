@@ -477,3 +477,36 @@ def test_values_can_be_written_as_json_booleans_and_numbers(tmp_path):
         """,
     )
     assert json.loads(convert(m, ORU)) == {"count": 5, "value": 7.2, "final": True, "known": "yes"}
+
+
+def test_lines_of_formatted_text_are_items_and_wrapping_is_not_a_line_break(tmp_path):
+    letter = XDIS91.replace(b"<Text01>", b"<Text01>First line\n   still first<Break/>", 1)
+    m = mapping(
+        tmp_path,
+        f"""
+        [mapping]
+        kind = "rules"
+        source = "xml"
+        target = "json"
+        namespaces = {{ m = "{NS91}" }}
+        [[rule]]
+        name = "lines"
+        for_each = "//m:Text01"
+        lines = true
+        via = "line"
+        to = "lines[+]"
+        [via.line]
+        [[via.line.rule]]
+        name = "n"
+        to = "n"
+        value = "{{{{ index }}}}/{{{{ item.line }}}}"
+        [[via.line.rule]]
+        name = "text"
+        to = "text"
+        value = "{{{{ item.text() }}}}"
+        """,
+    )
+    lines = json.loads(convert(m, letter))["lines"]
+    assert lines[0] == {"n": "1/1", "text": "First line still first"}
+    assert [line["n"] for line in lines] == [f"{i}/{i}" for i in range(1, len(lines) + 1)]
+    assert len(lines) > 2
