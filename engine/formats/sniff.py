@@ -7,7 +7,7 @@ from typing import Any
 
 from lxml import etree
 
-from engine.formats import fhir, hl7v2, xml
+from engine.formats import edifact, fhir, hl7v2, xml
 from engine.formats.metadata import Metadata
 
 
@@ -40,6 +40,8 @@ def parse_messages(raw: bytes) -> list[Parsed]:
         return [_parse_xml(raw)]
     if kind == "json":
         return [_parse_fhir(raw)]
+    if kind == "edifact":
+        return [_parse_edifact(raw)]
     if kind != "hl7v2":
         return [_unsupported(raw, kind)]
     try:
@@ -71,6 +73,14 @@ def _parse_xml(raw: bytes) -> Parsed:
     return Parsed(raw, xml.extract_metadata(root, xml.declared_encoding(root)), root)
 
 
+def _parse_edifact(raw: bytes) -> Parsed:
+    try:
+        interchange = edifact.parse_edifact(raw)
+    except edifact.EdifactError as exc:
+        return Parsed(raw, Metadata(format="edifact"), None, exc.reason, exc.code)
+    return Parsed(raw, edifact.extract_metadata(interchange), interchange)
+
+
 def _parse_fhir(raw: bytes) -> Parsed:
     try:
         resource = fhir.parse_fhir(raw)
@@ -83,7 +93,7 @@ def _unsupported(raw: bytes, kind: str) -> Parsed:
     if not raw.strip():
         reason = "empty message"
     elif kind == "unknown":
-        reason = "unrecognised format: expected HL7 v2 (MSH), XML or FHIR JSON"
+        reason = "unrecognised format: expected HL7 v2 (MSH), EDIFACT (UNA/UNB), XML or FHIR JSON"
     else:
         reason = f"{kind} messages are not accepted by this engine yet"
     return Parsed(raw, Metadata(format=kind), None, reason, "200")
