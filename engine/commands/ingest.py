@@ -11,9 +11,13 @@ import typer
 from rich.progress import track
 
 from engine.commands.common import ConfigOption, fail, load
+from engine.config import ConfigError, load_engine_config
+from engine.formats import fhir
 from engine.formats.hl7_strict import validate_strict
 from engine.formats.hl7v2 import HL7Message
 from engine.formats.sniff import Parsed, parse_messages
+from engine.formats.xml import NoSchema, SchemaCatalogue
+from engine.mapping.output import schema_catalogue
 
 SHOW_PROGRESS_FROM = 20
 
@@ -55,15 +59,30 @@ def inspect(
     strict: Annotated[
         bool, typer.Option(help="also validate HL7 v2 strictly (hl7apy: types, cardinality)")
     ] = False,
+    config: ConfigOption = "engine.toml",  # type: ignore[assignment]
 ) -> None:
-    """Sniff the format; print metadata and the validation result as JSON."""
-    result = [_inspected(p, strict) for p in parse_messages(file.read_bytes())]
+    """Sniff the format; print metadata and the validation result as JSON.
+
+    OIOXML is validated against MedCom's schemas when engine.toml names a schema_dir;
+    FHIR against the R4 structure, with unique ids and references that resolve."""
+    schemas = _schemas(config)
+    result = [_inspected(p, strict, schemas) for p in parse_messages(file.read_bytes())]
     typer.echo(json.dumps(result[0] if len(result) == 1 else result, indent=2, ensure_ascii=False))
     if any(not item["valid"] for item in result):
         raise typer.Exit(1)
 
 
-def _inspected(parsed: Parsed, strict: bool) -> dict[str, Any]:
+def _schemas(config: Path) -> SchemaCatalogue | None:
+    if not config.is_file():
+        return None
+    try:
+        folder = load_engine_config(config).schema_dir
+        return schema_catalogue(folder) if folder else None
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _inspected(parsed: Parsed, strict: bool, schemas: SchemaCatalogue | None) -> dict[str, Any]:
     item: dict[str, Any] = {
         "format": parsed.meta.format,
         "valid": parsed.error is None,
@@ -74,5 +93,16 @@ def _inspected(parsed: Parsed, strict: bool) -> dict[str, Any]:
     if strict and isinstance(parsed.parsed, HL7Message):
         problems = validate_strict(parsed.parsed)
         item["strict"] = {"valid": not problems, "errors": problems}
+        item["valid"] = item["valid"] and not problems
+    if parsed.meta.format == "xml" and parsed.parsed is not None and schemas is not None:
+        try:
+            problems = schemas.errors(parsed.parsed)
+            item["schema"] = {"valid": not problems, "errors": problems}
+            item["valid"] = item["valid"] and not problems
+        except NoSchema as exc:
+            item["schema"] = {"valid": None, "note": str(exc)}
+    if parsed.meta.format == "fhir" and parsed.parsed is not None:
+        problems = fhir.bundle_problems(parsed.parsed) or fhir.structure_problems(parsed.parsed)
+        item["structure"] = {"valid": not problems, "errors": problems}
         item["valid"] = item["valid"] and not problems
     return item

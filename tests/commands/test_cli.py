@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from conftest import FIXTURES, eventually, message_rows, mllp_in, to_directory, write_config
+from conftest import FIXTURES, SHARED, eventually, message_rows, mllp_in, to_directory, write_config
 from typer.testing import CliRunner
 
 from engine.cli import app
@@ -177,3 +177,23 @@ async def test_send_posts_files_and_prints_ids(start_engine, tmp_path):
         ["send", str(ADMIT), "--channel", "nope", "--config", config, "--url", url],
     )
     assert unknown.exit_code == 2 and "no channel named 'nope'" in unknown.stderr
+
+
+def test_inspect_validates_oioxml_against_the_configured_schemas(tmp_path):
+    config = tmp_path / "engine.toml"
+    config.write_text(f'[standards.medcom]\nschema_dir = "{SHARED / "medcom" / "xsd"}"\n')
+    quirky = SHARED / "medcom" / "xml" / "conversion_service_oioxml_fhir"
+    broken = runner.invoke(
+        app, ["inspect", str(quirky / "Flow1-XDIS91_Ex_to_FHIR.xml"), "--config", str(config)]
+    )
+    assert broken.exit_code == 1
+    report = json.loads(broken.stdout)
+    assert report["metadata"]["type"] == "XDIS91"
+    assert report["schema"]["valid"] is False and "br" in report["schema"]["errors"][0]
+    fine = runner.invoke(
+        app, ["inspect", str(FIXTURES / "oioxml" / "xdis01_discharge.xml"), "--config", str(config)]
+    )
+    assert fine.exit_code == 0 and json.loads(fine.stdout)["schema"] == {
+        "valid": True,
+        "errors": [],
+    }
