@@ -3,6 +3,7 @@ hospital referral (OIOXML 2005-08-07) as an HL7 v2.5 REF^I12 for the EPJ, UTF-8.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lxml import etree
@@ -112,8 +113,17 @@ def _join(separator: str, parts: list[str]) -> str:
     return separator.join(parts).rstrip(separator)
 
 
+_WRAPPED = re.compile(r"[ \t\r]*\n\s*")
+
+
+def _unwrapped(text: str | None) -> str:
+    """XML text with a newline written into it (wrapping, indentation) as a space: only
+    <Break/> breaks a line of MedCom formatted text."""
+    return _WRAPPED.sub(" ", text) if text and "\n" in text else (text or "")
+
+
 def _inner(node: Any) -> str:
-    parts = [node.text or ""]
+    parts = [_unwrapped(node.text)]
     for child in node:
         if isinstance(child.tag, str):
             name = etree.QName(child).localname
@@ -123,13 +133,14 @@ def _inner(node: Any) -> str:
                 parts.append(" ")
             else:
                 parts.append(_inner(child))
-        parts.append(child.tail or "")
+        parts.append(_unwrapped(child.tail))
     return "".join(parts)
 
 
 def _flat(node: Any) -> str:
-    """An element's text, trimmed: MedCom's <Break/> as a newline, <Space/> as a space."""
-    return (node.text or "").strip() if not len(node) else _inner(node).strip()
+    """An element's text, trimmed: MedCom's <Break/> as a newline, <Space/> as a space, a
+    newline in the XML text itself as a space."""
+    return _unwrapped(node.text).strip() if not len(node) else _inner(node).strip()
 
 
 def _text(node: Any, path: str) -> str:

@@ -100,6 +100,51 @@ def test_one_nte_per_line_of_the_clinical_text(mapping):
     ]
 
 
+def notes_of(output: bytes) -> list[str]:
+    message = hl7v2.parse(output)
+    return [message.get(f"NTE[{n}]-3") for n in range(1, len(segments(message, "NTE")) + 1)]
+
+
+def test_a_section_wrapped_over_several_lines_in_the_xml_loses_no_text(mapping):
+    # A newline written into the XML text (an editor's wrapping, indentation) is
+    # whitespace: only <Break/> starts a new line, so it is one NTE, with all its words.
+    medicine = b"<ActualMedicine>Tabl. Metformin 1 g x 2 dgl.<Break/>"
+    wrapped = (
+        b"<ActualMedicine>Tabl. Metformin 1 g\n            x 2 dgl. Tabl. Metoprolol\n"
+        b"            50 mg x 1 dgl.<Break/>"
+    )
+    assert REFERRAL.count(medicine) == 1
+    notes = notes_of(convert(mapping, REFERRAL.replace(medicine, wrapped)))
+    assert notes[-3:] == [
+        "Aktuel medicin: Tabl. Metformin 1 g x 2 dgl. Tabl. Metoprolol 50 mg x 1 dgl.",
+        "Tabl. Amlodipin 5 mg x 1 dgl.",
+        "Tabl. Atorvastatin 40 mg x 1 dgl.",
+    ]
+    assert notes[:-3] == notes_of(convert(mapping, REFERRAL))[:-3]
+
+
+def test_breaks_at_the_ends_make_no_lines_and_a_blank_line_stays_an_empty_nte(mapping):
+    cave = "<Cave>Ingen kendte lægemiddelallergier.</Cave>".encode("latin-1")
+    assert REFERRAL.count(cave) == 1
+    padded = cave.replace(b"<Cave>", b"<Cave><Break/> <Break/>").replace(
+        b"</Cave>", b"<Break/><Break/></Cave>"
+    )
+    assert notes_of(convert(mapping, REFERRAL.replace(cave, padded))) == notes_of(
+        convert(mapping, REFERRAL)
+    )
+
+    paragraphs = REFERRAL.replace(b"<Break/>Hustruen", b"<Break/><Break/>Hustruen")
+    message = hl7v2.parse(convert(mapping, paragraphs))
+    assert len(segments(message, "NTE")) == 14
+    assert [message.get(f"NTE[{n}]-3") for n in (2, 3, 4)] == [
+        "Supplerende oplysninger: Bor sammen med hustruen Birthe Hansen, tlf. 87654321.",
+        "",
+        "Hustruen kører ham til sygehuset.",
+    ]
+    assert [message.get(f"NTE[3]-{n}") for n in ("1", "2", "4.1")] == ["3", "P", "RE"]
+    assert [message.get(f"NTE[{n}]-1") for n in range(1, 15)] == [str(n) for n in range(1, 15)]
+
+
 def test_the_output_is_valid_hl7_v25_for_hl7apy(mapping):
     message = hl7v2.parse(convert(mapping, REFERRAL))
     assert validate_strict(message) == []
