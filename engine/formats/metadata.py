@@ -16,8 +16,13 @@ class Metadata:
     cpr: str | None = None  # Danish CPR, 10 digits, no hyphen
     patient_ids: list[str] = field(default_factory=list)  # all PID-3 CX.1 values
     charset: str = ""  # python codec name actually used to decode, e.g. "utf-8", "latin-1"
-    envelope_id: str | None = None  # unused for HL7 (later: MedCom envelope id)
+    envelope_id: str | None = None  # MedCom envelope id (UNB-5, Envelope/Identifier, VANS)
     receipt_requested: bool = True  # MSH-15 accept-ack: False when "NE"; otherwise True
+    # MedCom: the SOR codes of sender and receiver where the message names them, and
+    # the episode-of-care identifier (FHIR) that ties messages about one course together.
+    sender_sor: str = ""
+    receiver_sor: str = ""
+    episode_of_care_id: str = ""
 
     def as_dict(self) -> dict:  # type: ignore[type-arg]
         """Plain dict of all fields (the list is copied, so the caller may mutate it freely)."""
@@ -35,4 +40,7 @@ class Metadata:
             "charset": self.charset,
             "envelope_id": self.envelope_id,
             "receipt_requested": self.receipt_requested,
+            "sender_sor": self.sender_sor,
+            "receiver_sor": self.receiver_sor,
+            "episode_of_care_id": self.episode_of_care_id,
         }

@@ -30,6 +30,9 @@ class MessageView:
     charset: str
     envelope_id: str | None
     receipt_requested: bool
+    sender_sor: str
+    receiver_sor: str
+    episode_of_care_id: str
 
     def __init__(self, incoming: Incoming, message_id: int | None = None):
         self._incoming = incoming
