@@ -313,6 +313,9 @@ def test_metadata_sender_receiver_and_ids() -> None:
         "charset": "utf-8",
         "envelope_id": None,
         "receipt_requested": True,
+        "sender_sor": "",
+        "receiver_sor": "",
+        "episode_of_care_id": "",
     }
     # The SOR-coded facility: MSH-4.1 only.
     assert extract_metadata(fixture("ref_i12_referral.hl7")).sender == "EPJ^1234567890123"
