@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import Progress
+from rich.table import Table
 
 from engine.commands.common import ConfigOption, console, fail
 from engine.config import ConfigError, EngineConfig, load_engine_config
 from engine.mapping.base import MappingError
 from engine.mapping.loader import load_mapping
+from engine.mapping.pairs import check_pairs, pair_stems
 from engine.mapping.testing import convert, mapping_names, run_tests
 
 app = typer.Typer(help="Mappings: run their tests.", no_args_is_help=True)
@@ -50,6 +53,40 @@ def test_mappings(
             failed += not result.passed
     if failed:
         console.print(f"[red]{failed} failing[/red]")
+        raise typer.Exit(1)
+
+
+@app.command("pairs")
+def medcom_pairs(
+    folder: Annotated[
+        Path, typer.Argument(help="MedCom's reference pairs: X.edi beside X.xml", file_okay=False)
+    ],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show differences")] = False,
+    config: ConfigOption = "engine.toml",  # type: ignore[assignment]
+) -> None:
+    """Convert every EDIFACT↔XML pair both ways and count passes per message type."""
+    engine = _engine(config)
+    stems = pair_stems(folder)
+    if not stems:
+        fail(f"no pairs (X.edi beside X.xml) in {folder}")
+    counts: dict[str, list[int]] = {}
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("converting", total=2 * len(stems))
+        for result in check_pairs(folder, engine.mappings_dir, engine.schema_dir):
+            passed, total = counts.setdefault(result.message_type, [0, 0])
+            counts[result.message_type] = [passed + result.passed, total + 1]
+            if not result.passed:
+                console.print(f"[red]FAIL[/red] {result.pair} {result.direction}")
+                for problem in result.problems[: 40 if verbose else 3]:
+                    console.print(f"    {problem}", markup=False, highlight=False)
+            progress.advance(task)
+    table = Table("message type", "passed (both directions)")
+    for code, (passed, total) in sorted(counts.items()):
+        table.add_row(code, f"{'[green]' if passed == total else '[red]'}{passed}/{total}")
+    console.print(table)
+    failed = sum(total - passed for passed, total in counts.values())
+    console.print(f"{2 * len(stems) - failed}/{2 * len(stems)} conversions match MedCom's")
+    if failed:
         raise typer.Exit(1)
 
 

@@ -1,7 +1,8 @@
 """Comparing a mapping's output with the expected output, by what the target format means.
 
 HL7 v2 field by field (line endings and trailing empty fields do not matter), JSON and
-FHIR as structures (FHIR expected outputs may be FHIR XML), XML canonically (namespace
+FHIR as structures (FHIR expected outputs may be FHIR XML), EDIFACT segment by segment
+(line breaks between segments do not matter), XML canonically (namespace
 prefixes, attribute order, indentation and the encoding do not matter), anything else as
 text. `ignore` names what is not compared: HL7 fields (`MSH-7`), JSON paths
 (`entry[*].fullUrl`, `timestamp`) or XML element paths from the root (`Envelope/Sent`).
@@ -30,7 +31,20 @@ def differences(target: str, expected: bytes, actual: bytes, ignore: list[str]) 
         return json_differences(expected, actual, ignore)
     if target == "xml":
         return xml_differences(expected, actual, ignore)
+    if target == "edifact":
+        return edifact_differences(expected, actual)
     return text_differences(expected, actual)
+
+
+def edifact_differences(expected: bytes, actual: bytes) -> list[str]:
+    """Segment by segment; line breaks between segments are layout, not data."""
+
+    def segments(raw: bytes) -> str:
+        text = raw.replace(b"\r", b"").replace(b"\n", b"").decode("latin-1")
+        return "'\n".join(text.split("'"))
+
+    wanted, got = segments(expected), segments(actual)
+    return [] if got == wanted else text_differences(wanted.encode(), got.encode())
 
 
 def hl7_differences(expected: bytes, actual: bytes, ignore: set[str]) -> list[str]:

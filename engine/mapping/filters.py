@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.mapping.edifact_filters import EDIFACT_FILTERS
+
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")  # HL7 and MedCom times without a zone are local
 SOR_URL = "https://sor2.sum.dsdn.dk/#id="
 
@@ -127,4 +129,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "cpr_digits": cpr_digits,
     "uuid_for": uuid_for,
     "new_uuid": new_uuid,
+    **EDIFACT_FILTERS,
 }

@@ -38,7 +38,7 @@ from engine.mapping.base import MappingBase, MappingError, SectionBase, read_spe
 from engine.mapping.conceptmap import Concept, ConceptMap, load_all_conceptmaps
 from engine.mapping.output import Output, start_output
 from engine.mapping.shortcuts import Computed, compile_condition, compile_value
-from engine.mapping.sources import SourceDoc, document, lines_of
+from engine.mapping.sources import SourceDoc, document, lines_of, medcom_text_of
 from engine.pipeline.view import MessageView
 
 
@@ -49,6 +49,8 @@ class RuleSpec(BaseModel):
     to: str
     for_each: str = ""
     lines: bool = False  # with for_each: each line of each item's text is an item
+    # with for_each: each item's text as MedCom EDIFACT free text, five lines to an item
+    split: Literal["", "medcom-text"] = ""
     via: str = ""
     value: str = ""
     when: str = ""
@@ -62,13 +64,16 @@ class RuleSpec(BaseModel):
 
 class RulesSection(SectionBase):
     kind: Literal["rules"]
-    source: Literal["hl7v2", "xml", "fhir"] = "hl7v2"
-    target: Literal["json", "fhir", "xml", "hl7v2"] = "json"
+    source: Literal["hl7v2", "xml", "fhir", "edifact"] = "hl7v2"
+    target: Literal["json", "fhir", "xml", "hl7v2", "edifact"] = "json"
+    # files (in the mapping's folder) with more [let] values and [via.*] sub-mappings
+    include: list[str] = Field(default_factory=list)
     start: Literal["empty", "source"] = "empty"  # source: patch a copy (hl7v2 → hl7v2)
     # XPath prefixes for the source, and for prefixed names in an XML target
     namespaces: dict[str, str] = Field(default_factory=dict)
     root: str = ""  # XML target: the root element
-    target_namespace: str = ""  # XML target: the namespace of unprefixed names
+    # XML target: the namespace of unprefixed names (a template may choose it per message)
+    target_namespace: str = ""
     line_break: str = ""  # XML target: newlines in values become this empty element
     # XML target: an XSD of our own (relative to the mapping folder)
     schema_file: str = Field(default="", alias="schema")
@@ -79,6 +84,12 @@ class ViaSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str = ""
     rule: list[RuleSpec] = Field(min_length=1)
+
+
+class IncludedFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    let: dict[str, str] = {}
+    via: dict[str, ViaSpec] = {}
 
 
 class RulesFile(BaseModel):
@@ -323,6 +334,8 @@ def _decimal(text: str) -> int | float:
 
 def _items(rule: Rule, item: SourceDoc) -> list[SourceDoc]:
     items = item.select(rule.spec.for_each)
+    if rule.spec.split:
+        return medcom_text_of(items)
     return lines_of(items) if rule.spec.lines else items
 
 
@@ -378,8 +391,10 @@ class _Compiler:
             if spec.value or spec.translate:
                 raise ConfigError(f"{label}: a rule with via takes no value or translate")
             via = self.rules(self.vias[spec.via].rule, (*inside, spec.via))
-        if spec.lines and not spec.for_each:
-            raise ConfigError(f"{label}: lines = true goes with for_each")
+        if (spec.lines or spec.split) and not spec.for_each:
+            raise ConfigError(f"{label}: lines and split go with for_each")
+        if spec.lines and spec.split:
+            raise ConfigError(f"{label}: lines = true or split, not both")
         simple = not (spec.source or spec.for_each or spec.when or spec.translate or via)
         constant = spec.value if simple and spec.value and value is None else None
         computed_only = (
@@ -394,13 +409,35 @@ def load_rules(folder: Path, name: str, schema_dir: Path | None = None) -> Rules
     section = spec.mapping
     if section.start == "source" and (section.source, section.target) != ("hl7v2", "hl7v2"):
         raise ConfigError(f"mapping {name!r}: start = 'source' needs hl7v2 → hl7v2")
-    compiler = _Compiler(folder, name, spec.via)
+    lets, vias = _with_included(folder, name, section.include, spec.let, spec.via)
+    compiler = _Compiler(folder, name, vias)
     rules = compiler.rules(spec.rule)
     let: list[tuple[str, Computed | str]] = []
-    for key, text in spec.let.items():
+    for key, text in lets.items():
         try:
             let.append((key, compile_value(text) if _is_template(text) else text))
         except TemplateError as exc:
             raise ConfigError(f"mapping {name!r} let {key!r}: {exc}") from None
     output = start_output(section, name, folder, schema_dir)
     return RulesMapping(name, section, tuple(let), rules, output, compiler.maps)
+
+
+def _with_included(
+    folder: Path, name: str, files: list[str], let: dict[str, str], via: dict[str, ViaSpec]
+) -> tuple[dict[str, str], dict[str, ViaSpec]]:
+    """The mapping's own [let] and [via.*] with those of its included files (after its own
+    [let], in the order listed); a name defined twice is an error."""
+    lets, vias = dict(let), dict(via)
+    for file in files:
+        path = (folder / file).resolve()
+        if folder.resolve() not in path.parents:
+            raise ConfigError(f"mapping {name!r}: include {file!r} is outside the mapping's folder")
+        if not path.is_file():
+            raise ConfigError(f"mapping {name!r}: include {file!r} not found ({path})")
+        part = read_spec(path, IncludedFile)
+        twice = sorted((set(lets) & set(part.let)) | (set(vias) & set(part.via)))
+        if twice:
+            raise ConfigError(f"mapping {name!r}: {file}: {twice} defined twice")
+        lets.update(part.let)
+        vias.update(part.via)
+    return lets, vias

@@ -9,7 +9,12 @@ Every document answers `get(path)` (the first value as text, "" when absent),
   OBXs); `select("PID-3")` gives the field's repetitions, inside which paths are
   component numbers: `1`, `4.2`.
 - XML: XPath 1.0 with the prefixes the mapping declares, relative to the item.
+- EDIFACT: XPath over the interchange read as a tree (engine.formats.edifact.tree):
+  `Message/S01[NAD/e1='SSP']/NAD/e4/c1`. Values are exactly as sent (not trimmed).
 - FHIR: FHIRPath (fhirpathpy, R4 model), relative to the item.
+
+An XML mapping may declare a prefix as "*": it then stands for the namespace of the
+message's root element, whatever it is (OIOXML letters come in several namespaces).
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from typing import Any, Protocol
 
 from lxml import etree
 
+from engine.formats.edifact.tree import to_tree
 from engine.formats.hl7v2 import HL7Message, parse_path
+from engine.mapping.edifact_filters import edifact_text_segments
 from engine.mapping.fhirpath import compile_fhirpath
 
 _SEGMENT = re.compile(r"^[A-Z][A-Z0-9]{2}$")
@@ -132,6 +139,35 @@ def lines_of(items: list[SourceDoc]) -> list[SourceDoc]:
     return found
 
 
+class TextParts:
+    """A piece of an item's text split in MedCom's EDIFACT way (`split = "medcom-text"`):
+    up to five lines for one FTX segment, `1` … `5`; other paths read the item."""
+
+    __slots__ = ("of", "parts")
+
+    def __init__(self, of: SourceDoc, parts: list[str]) -> None:
+        self.of, self.parts = of, parts
+
+    def get(self, path: str) -> str:
+        if path.isdigit():
+            n = int(path)
+            return self.parts[n - 1] if 0 < n <= len(self.parts) else ""
+        return self.of.get(path)
+
+    def select(self, path: str) -> list[SourceDoc]:
+        return self.of.select(path)
+
+    def text(self) -> str:
+        return "\n".join(self.parts)
+
+
+def medcom_text_of(items: list[SourceDoc]) -> list[SourceDoc]:
+    """Each item's text as FTX-sized pieces, in order (see engine.mapping.edifact_filters)."""
+    return [
+        TextParts(item, parts) for item in items for parts in edifact_text_segments(item.text())
+    ]
+
+
 class XmlDoc:
     __slots__ = ("namespaces", "node")
 
@@ -196,6 +232,31 @@ def _inner_text(node: etree._Element) -> str:
     return "".join(parts)
 
 
+class EdifactDoc(XmlDoc):
+    """An interchange's tree: values are data, so spaces at their ends are kept."""
+
+    __slots__ = ()
+
+    def get(self, path: str) -> str:
+        found = _xpath(path, ())(self.node)
+        if isinstance(found, list):
+            return _string(found[0]) if found else ""
+        return XmlDoc.get(self, path)  # a number or a truth value
+
+    def select(self, path: str) -> list[SourceDoc]:
+        found = _xpath(path, ())(self.node)
+        if not isinstance(found, list):
+            raise ValueError(f"{path!r} selects a value, not segments or elements")
+        return [EdifactDoc(n, {}) for n in found if isinstance(n, etree._Element)]
+
+    def text(self) -> str:
+        return _string(self.node)
+
+
+def _string(node: Any) -> str:
+    return "".join(node.itertext()) if isinstance(node, etree._Element) else str(node)
+
+
 class FhirDoc:
     """A FHIR resource, or a part of one; `root` is the whole message (for `resolve()`)."""
 
@@ -229,7 +290,12 @@ def document(message: Any, fmt: str, namespaces: dict[str, str]) -> SourceDoc:
     if fmt == "hl7v2":
         return Hl7Doc(message)
     if fmt == "xml":
+        if "*" in namespaces.values():
+            own = etree.QName(message).namespace or ""
+            namespaces = {p: own if uri == "*" else uri for p, uri in namespaces.items()}
         return XmlDoc(message, namespaces)
+    if fmt == "edifact":
+        return EdifactDoc(to_tree(message), {})
     if fmt == "fhir":
         return FhirDoc(message)
     raise ValueError(f"no rules source for {fmt} messages")
