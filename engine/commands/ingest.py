@@ -63,6 +63,8 @@ def inspect(
 ) -> None:
     """Sniff the format; print metadata and the validation result as JSON.
 
+    A message in a network envelope (VANSEnvelope, SBDH) shows the envelope's facts too.
+
     OIOXML is validated against MedCom's schemas when engine.toml names a schema_dir;
     FHIR against the R4 structure, with unique ids and references that resolve."""
     schemas = _schemas(config)
@@ -90,6 +92,8 @@ def _inspected(parsed: Parsed, strict: bool, schemas: SchemaCatalogue | None) ->
         "error_code": parsed.error_code or None,
         "metadata": parsed.meta.as_dict(),
     }
+    if parsed.envelope is not None:  # VANS/SBDH: metadata are the payload's, facts the envelope's
+        item["envelope"] = parsed.envelope.facts()
     if strict and isinstance(parsed.parsed, HL7Message):
         problems = validate_strict(parsed.parsed)
         item["strict"] = {"valid": not problems, "errors": problems}

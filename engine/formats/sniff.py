@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lxml import etree
 
-from engine.formats import edifact, fhir, hl7v2, xml
+from engine.formats import edifact, envelope, fhir, hl7v2, xml
+from engine.formats.envelope import Unwrapped
 from engine.formats.metadata import Metadata
+
+# SBDH around a VANSEnvelope around the letter is the deepest MedCom's material goes.
+MAX_ENVELOPE_NESTING = 3
 
 
 @dataclass(slots=True)
@@ -18,6 +22,8 @@ class Parsed:
     parsed: Any = None  # the format's own parsed object (e.g. HL7Message)
     error: str | None = None
     error_code: str = ""
+    # The network envelope (VANS, SBDH) the message came in; meta and parsed are the payload's.
+    envelope: Unwrapped | None = None
 
 
 def sniff(raw: bytes) -> str:
@@ -63,14 +69,70 @@ def _parse_hl7(raw: bytes) -> Parsed:
     return Parsed(raw, hl7v2.extract_metadata(message), message)
 
 
-def _parse_xml(raw: bytes) -> Parsed:
+def _parse_xml(raw: bytes, depth: int = 0) -> Parsed:
     try:
         root = xml.parse_xml(raw)
     except xml.XMLError as exc:
         return Parsed(raw, Metadata(format="xml"), None, str(exc), "SYN")
     if etree.QName(root).namespace == fhir.FHIR_NS:
         return _parse_fhir(raw)
+    if envelope.envelope_kind(root) is not None:
+        return _parse_envelope(raw, root, depth)
     return Parsed(raw, xml.extract_metadata(root, xml.declared_encoding(root)), root)
+
+
+def _parse_envelope(raw: bytes, root: etree._Element, depth: int) -> Parsed:
+    """The payload parsed as the message it is, with the envelope's facts filled in where
+    the payload has none. The payload's own ids win: MedCom receipts (XCTL03, CTL01, FHIR
+    Acknowledgement) quote the letter's envelope id, not the network envelope's, which
+    stays on Parsed.envelope for the transport receipt."""
+    try:
+        outer = envelope.unwrap(root)
+    except envelope.EnvelopeError as exc:
+        return Parsed(raw, Metadata(format="xml"), None, exc.reason, "SYN")
+    if depth >= MAX_ENVELOPE_NESTING:
+        reason = f"network envelopes nested more than {MAX_ENVELOPE_NESTING} deep"
+        return Parsed(raw, _with_envelope(Metadata(format="xml"), outer), None, reason, "SYN")
+    inner = _parse_payload(outer, depth + 1)
+    unwrapped = replace(outer, inner=inner.envelope) if inner.envelope else outer
+    error = f"{outer.kind} envelope payload: {inner.error}" if inner.error else None
+    meta = _with_envelope(inner.meta, unwrapped)
+    return Parsed(raw, meta, inner.parsed, error, inner.error_code, unwrapped)
+
+
+def _parse_payload(outer: Unwrapped, depth: int) -> Parsed:
+    payload, kind = outer.payload, outer.payload_kind
+    if kind == "none" and outer.receipt is not None:  # a VANS receipt carries no message
+        meta = Metadata(format=outer.kind, type=f"receipt:{outer.receipt.status}")
+        meta.receipt_requested = False
+        return Parsed(payload, meta)
+    if kind == "edifact":
+        return _parse_edifact(payload)
+    if kind == "hl7v2":
+        return _parse_hl7(payload)
+    if kind in ("fhir-json", "json"):
+        return _parse_fhir(payload)
+    if kind in ("oioxml", "fhir-xml", "vans", "sbdh", "xml"):
+        return _parse_xml(envelope.readable_xml(payload, outer.payload_charset), depth)
+    reason = f"the envelope carries {kind} content, not a message this engine reads"
+    return Parsed(payload, Metadata(format=kind), None, reason, "200")
+
+
+def _with_envelope(meta: Metadata, unwrapped: Unwrapped) -> Metadata:
+    """Fill what the payload left empty from the envelope (innermost envelope first)."""
+    meta.envelope_id = meta.envelope_id or unwrapped.envelope_id
+    meta.control_id = meta.control_id or unwrapped.message_id or unwrapped.envelope_id
+    meta.type = meta.type or unwrapped.statistical_code or unwrapped.document_type
+    meta.version = meta.version or unwrapped.document_version
+    meta.sender = meta.sender or unwrapped.sender
+    meta.receiver = meta.receiver or unwrapped.receiver
+    meta.sender_sor = meta.sender_sor or unwrapped.sender_sor
+    meta.receiver_sor = meta.receiver_sor or unwrapped.receiver_sor
+    meta.episode_of_care_id = meta.episode_of_care_id or unwrapped.episode_of_care_id
+    if meta.cpr is None and unwrapped.cpr:
+        meta.cpr = unwrapped.cpr
+        meta.patient_ids = [unwrapped.cpr, *meta.patient_ids]
+    return meta
 
 
 def _parse_edifact(raw: bytes) -> Parsed:
