@@ -12,6 +12,9 @@ from engine.formats.metadata import Metadata
 class PlannedDelivery:
     destination: str
     transformed: bytes | None  # None: the raw content goes out unchanged
+    # MedCom: the id a receipt for what we send will name (envelope id; FHIR: the
+    # MessageHeader.id), so an incoming receipt finds this delivery
+    correlation_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -35,6 +38,9 @@ class Incoming:
     error: str | None = None  # set when the message could not be parsed: stored as ERROR
     parsed: Any = None  # the format's parsed object, reused by routing (never re-parsed)
     route: Route | None = None  # set by the router before the commit
+    acknowledges: Any = None  # a MedCom receipt's verdict (ReceiptVerdict) on what we sent
+    duplicate_of: int | None = None  # set at commit: an earlier message with the same ids
+    first_received_at: float | None = None  # when that earlier message came
 
 
 @dataclass(slots=True)

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from engine.formats.sniff import Parsed, parse_messages
 from engine.pipeline.items import Incoming
 from engine.pipeline.router import Router
+from engine.receipts.medcom import read_receipt
 from engine.store.batches import Stored
+from engine.store.medcom import MEDCOM_FORMATS
 from engine.store.schema import MessageStatus
 from engine.store.writer import Writer
 
@@ -24,6 +26,8 @@ class Receipt:
     message_id: int
     parsed: Parsed
     error: str | None  # why the message is ERROR (parse or mapping), None if accepted
+    received_at: float = 0.0
+    duplicate_of: int | None = None  # MedCom: answered as the earlier message was
 
     @property
     def accepted(self) -> bool:
@@ -44,13 +48,16 @@ class Receiver:
             self._routed(Incoming(channel, p.raw, p.meta, origin, now, p.error, p.parsed))
             for p in parsed
         ]
+        for item, p in zip(incoming, parsed, strict=True):
+            if item.error is None and p.meta.format in MEDCOM_FORMATS:
+                item.acknowledges = read_receipt(p)
         stored: list[Stored] = await self._writer.submit_many("receive", incoming)
         for item in incoming:
             if item.route is not None:
                 for delivery in item.route.deliveries:
                     self._notify(channel, delivery.destination)
         return [
-            Receipt(s.message_id, p, i.error)
+            Receipt(s.message_id, p, i.error, s.first_received_at or now, s.duplicate_of)
             for s, p, i in zip(stored, parsed, incoming, strict=True)
         ]
 

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import ChannelConfig
+from engine.formats.sniff import parse_messages
 from engine.mapping.base import Mapping, MappingError
 from engine.mapping.loader import load_mapping
 from engine.pipeline.expressions import Predicate, compile_filter
 from engine.pipeline.items import Incoming, PlannedDelivery, Route
 from engine.pipeline.view import MessageView
+from engine.store.medcom import MEDCOM_FORMATS
 from engine.store.schema import MessageStatus
 
 
@@ -67,8 +69,14 @@ class Router:
             for destination in plan.destinations:
                 if not destination.when(msg):
                     continue
-                transformed = destination.mapping.apply(msg) if destination.mapping else None
-                route.deliveries.append(PlannedDelivery(destination.name, transformed))
+                mapping = destination.mapping
+                transformed = mapping.apply(msg) if mapping else None
+                target = mapping.target if mapping else incoming.meta.format
+                route.deliveries.append(
+                    PlannedDelivery(
+                        destination.name, transformed, correlation_id(incoming, target, transformed)
+                    )
+                )
         except MappingError as exc:
             return _error(str(exc))
         except Exception as exc:  # a filter that raises must not stop the router
@@ -76,6 +84,17 @@ class Router:
         if not route.deliveries:
             return Route(MessageStatus.FILTERED, "no destination filter matched")
         return route
+
+
+def correlation_id(incoming: Incoming, target: str, transformed: bytes | None) -> str | None:
+    """The id a MedCom receipt for this delivery will name: the envelope id (EDIFACT,
+    OIOXML), the MessageHeader.id (FHIR). Read from what is sent; None for other formats."""
+    if target not in MEDCOM_FORMATS:
+        return None
+    meta = incoming.meta if transformed is None else parse_messages(transformed)[0].meta
+    if meta.format == "fhir":
+        return meta.control_id or None
+    return meta.envelope_id if meta.format in MEDCOM_FORMATS else None
 
 
 def _error(reason: str) -> Route:

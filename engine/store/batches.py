@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, null, or_, select, up
 
 from engine.pipeline.items import Claimed, ClaimRequest, Incoming, Outcome
 from engine.store.bulk import Bulk, BulkInsert
+from engine.store.medcom import mark_duplicates, record_receipts
 from engine.store.schema import (
     DeliveryStatus,
     MessageStatus,
@@ -31,6 +32,8 @@ SYSTEM = "kanal"
 class Stored:
     message_id: int
     delivery_ids: list[int]
+    duplicate_of: int | None = None  # MedCom: the earlier message with the same ids
+    first_received_at: float | None = None
 
 
 def _columns(table: Table) -> tuple[str, ...]:
@@ -63,6 +66,7 @@ _RELEASE = Bulk(
 
 def store_received(conn: Connection, items: list[Incoming]) -> list[Stored]:
     """Messages (raw content and metadata) with their queued deliveries, in one go."""
+    mark_duplicates(conn, items)
     ids = _INSERT_MESSAGES.run_returning_ids(conn, [_message_row(item) for item in items])
     planned = [
         (mid, item, d)
@@ -101,12 +105,16 @@ def store_received(conn: Connection, items: list[Incoming]) -> list[Stored]:
             event
             for mid, item in zip(ids, items, strict=True)
             for event in _received_events(mid, item)
-        ],
+        ]
+        + record_receipts(conn, items, ids),
     )
     by_message: dict[int, list[int]] = {mid: [] for mid in ids}
     for did, (mid, _, _) in zip(delivery_ids, planned, strict=True):
         by_message[mid].append(did)
-    return [Stored(mid, by_message[mid]) for mid in ids]
+    return [
+        Stored(mid, by_message[mid], item.duplicate_of, item.first_received_at)
+        for mid, item in zip(ids, items, strict=True)
+    ]
 
 
 def _message_row(item: Incoming) -> dict[str, Any]:
@@ -149,6 +157,7 @@ def _queue_deliveries(conn: Connection, planned: list[tuple[int, Incoming, Any]]
                 "last_error": None,
                 "created_at": item.received_at,
                 "updated_at": item.received_at,
+                "correlation_id": d.correlation_id,
             }
             for mid, item, d in planned
         ],

@@ -50,6 +50,7 @@ messages = Table(
     Index("ix_messages_receiver", "receiver", "received_at"),
     Index("ix_messages_type", "type", "received_at"),
     Index("ix_messages_status", "status", "received_at"),
+    Index("ix_messages_envelope", "envelope_id"),  # MedCom duplicates and receipts
 )
 
 # Content stages, as in Mirth: raw (as received), transformed (per destination, after its
@@ -82,8 +83,10 @@ deliveries = Table(
     Column("last_error", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("correlation_id", String(100)),  # what a MedCom receipt for it will name
     Index("ix_deliveries_queue", "channel", "destination", "status", "next_attempt_at"),
     Index("ix_deliveries_message", "message_id"),
+    Index("ix_deliveries_correlation", "correlation_id"),
 )
 
 attempts = Table(
