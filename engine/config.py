@@ -78,6 +78,9 @@ class DirectorySource(Strict):
     path: str
     pattern: str = "*"
     poll: Duration = 1.0
+    # MedCom (a VANS inbox): where the receipts for what was taken are written, one file
+    # each (CTL/XCTL receipts, FHIR Acknowledgements); "" writes none
+    receipts: str = ""
 
     _durations = field_validator("poll", mode="before")(_duration)
 
@@ -145,7 +148,8 @@ class ChannelConfig(Strict):
     channel: ChannelInfo
     source: Source
     filter: ChannelFilter = ChannelFilter()
-    destination: list[Destination] = Field(min_length=1)
+    # none: a channel that only takes in, such as an inbox for partners' MedCom receipts
+    destination: list[Destination] = Field(default_factory=list)
 
     @property
     def name(self) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from engine.receipts.medcom_answer import medcom_reply
 from engine.store.writer import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -66,6 +67,11 @@ def create_app(engine: Engine) -> FastAPI:
         "/api/v1/channels/{name}/messages",
         status_code=202,
         summary="Post one message (or an HL7 batch) to a channel",
+        description=(
+            "MedCom letters are answered with their receipt (CTL/XCTL, FHIR Acknowledgement) "
+            "in messages[].receipt; with Accept: application/edifact, application/xml or "
+            "application/fhir+json the receipt itself is the response body."
+        ),
         openapi_extra=RAW_MESSAGE_BODY,
         responses={
             422: {"description": "stored as ERROR: the reason is in messages[].error"},
@@ -73,7 +79,7 @@ def create_app(engine: Engine) -> FastAPI:
             503: {"description": "not stored: the store is unavailable, send again"},
         },
     )
-    async def post_message(name: str, request: Request) -> JSONResponse:
+    async def post_message(name: str, request: Request) -> Response:
         """The raw message is the body, as sent. 202 only after it is committed."""
         if name not in engine.channels:
             raise HTTPException(404, f"no channel named {name!r}")
@@ -88,6 +94,13 @@ def create_app(engine: Engine) -> FastAPI:
                 503,
                 headers={"Retry-After": "5"},
             )
+        answers = [medcom_reply(r) for r in receipts]
+        accepted = all(r.accepted for r in receipts)
+        status = 202 if accepted else 422
+        wanted = request.headers.get("accept", "")
+        if len(receipts) == 1 and answers[0] is not None and _wants_receipt(wanted):
+            # MedCom over HTTP: the receipt itself is the answer
+            return Response(answers[0], status, media_type=_media_type(answers[0]))
         items = [
             {
                 "id": r.message_id,
@@ -95,15 +108,33 @@ def create_app(engine: Engine) -> FastAPI:
                 "type": r.parsed.meta.type,
                 "control_id": r.parsed.meta.control_id,
                 **({"error": r.error} if r.error else {}),
+                **({"duplicate_of": r.duplicate_of} if r.duplicate_of else {}),
+                **({"receipt": _text(answer)} if answer is not None else {}),
             }
-            for r in receipts
+            for r, answer in zip(receipts, answers, strict=True)
         ]
-        accepted = all(r.accepted for r in receipts)
-        return JSONResponse(
-            {"ids": [i["id"] for i in items], "messages": items}, 202 if accepted else 422
-        )
+        return JSONResponse({"ids": [i["id"] for i in items], "messages": items}, status)
 
     return app
+
+
+RECEIPT_TYPES = ("application/edifact", "application/xml", "application/fhir+json")
+
+
+def _wants_receipt(accept: str) -> bool:
+    return any(kind in accept for kind in RECEIPT_TYPES)
+
+
+def _media_type(answer: bytes) -> str:
+    head = answer.lstrip()[:1]
+    if head == b"{":
+        return "application/fhir+json"
+    return "application/xml" if head == b"<" else "application/edifact"
+
+
+def _text(answer: bytes) -> str:
+    # MedCom EDIFACT and OIOXML receipts are ISO 8859-1; FHIR JSON is UTF-8
+    return answer.decode("utf-8" if answer.lstrip()[:1] == b"{" else "latin-1")
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

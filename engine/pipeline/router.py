@@ -81,6 +81,8 @@ class Router:
             return _error(str(exc))
         except Exception as exc:  # a filter that raises must not stop the router
             return _error(f"filter failed: {type(exc).__name__}: {exc}")
+        if not plan.destinations:
+            return Route(MessageStatus.FILTERED, "the channel has no destinations")
         if not route.deliveries:
             return Route(MessageStatus.FILTERED, "no destination filter matched")
         return route

@@ -1,4 +1,9 @@
-"""Directory source: poll a folder; each file is one input, moved to done/ or error/."""
+"""Directory source: poll a folder; each file is one input, moved to done/ or error/.
+
+As a VANS inbox (`receipts = "…"`), each MedCom letter's receipt is written to that
+folder once the letter is committed: CTL03/XCTL03 when asked for, CTL02/XCTL02 when
+refused, a FHIR Acknowledgement for every FHIR message. A duplicate gets the same receipt.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from pathlib import Path
 import structlog
 
 from engine.config import DirectorySource
-from engine.pipeline.receive import Receiver
+from engine.pipeline.receive import Receipt, Receiver
+from engine.receipts.medcom_answer import medcom_reply, receipt_name
 from engine.store.writer import StoreUnavailable
 
 log = structlog.get_logger("kanal.directory")
@@ -27,10 +33,13 @@ class DirectoryPoller:
         self._pattern = config.pattern
         self._poll = config.poll
         self._receiver = receiver
+        self._receipts = Path(config.receipts) if config.receipts else None
 
     async def run(self) -> None:
         for sub in ("done", "error"):
             (self._folder / sub).mkdir(parents=True, exist_ok=True)
+        if self._receipts is not None:
+            self._receipts.mkdir(parents=True, exist_ok=True)
         while True:
             await self.poll_once()
             await asyncio.sleep(self._poll)
@@ -58,6 +67,8 @@ class DirectoryPoller:
     async def _take(self, path: Path) -> None:
         raw = await asyncio.to_thread(path.read_bytes)
         receipts = await self._receiver.receive(self.channel, raw, f"file:{path.name}")
+        if self._receipts is not None:
+            await asyncio.to_thread(_write_receipts, self._receipts, path.stem, receipts)
         failed = any(not r.accepted for r in receipts)
         target = self._folder / ("error" if failed else "done") / path.name
         if target.exists():  # same name taken before: keep both
@@ -67,6 +78,19 @@ class DirectoryPoller:
             await asyncio.to_thread(_write_reason, target, reasons)
             log.warning("directory.file_rejected", channel=self.channel, file=path.name)
         await asyncio.to_thread(os.replace, path, target)
+
+
+def _write_receipts(folder: Path, stem: str, receipts: list[Receipt]) -> None:
+    """Named after the file taken: "<file>.receipt.edi" (".2" etc. for a batch's next)."""
+    for n, receipt in enumerate(receipts, 1):
+        answer = medcom_reply(receipt)
+        if answer is None:
+            continue
+        target = folder / receipt_name(stem if n == 1 else f"{stem}.{n}", answer)
+        partial = target.with_name(f".{target.name}.part")  # never seen half-written
+        partial.write_bytes(answer)
+        os.replace(partial, target)
+        log.info("directory.receipt_written", file=target.name)
 
 
 def _write_reason(target: Path, reasons: str) -> None:

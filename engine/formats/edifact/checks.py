@@ -48,7 +48,7 @@ def _check_messages(body: list[Segment]) -> int:
     for position, segment in enumerate(body):
         tag = segment.tag
         if tag in ENVELOPE:
-            raise EdifactError("SYN", f"{tag} inside the interchange (only UNB … UNZ around it)")
+            raise EdifactError("SYN", f"{tag} inside the interchange (only UNB ... UNZ around it)")
         if tag == "UNH":
             if unh is not None:
                 raise EdifactError(
@@ -76,7 +76,7 @@ def _check_messages(body: list[Segment]) -> int:
     if unh is not None:
         raise EdifactError("SYN", f"UNH {_element(unh, 0)!r} has no UNT")
     if count == 0:
-        raise EdifactError("SYN", "the interchange holds no message (UNH … UNT)")
+        raise EdifactError("SYN", "the interchange holds no message (UNH ... UNT)")
     return count
 
 
