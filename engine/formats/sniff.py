@@ -119,15 +119,17 @@ def _parse_payload(outer: Unwrapped, depth: int) -> Parsed:
 
 
 def _with_envelope(meta: Metadata, unwrapped: Unwrapped) -> Metadata:
-    """Fill what the payload left empty from the envelope (innermost envelope first)."""
+    """Fill what the payload left empty from the envelope (innermost envelope first).
+    SOR codes are the envelope's where it has them: they address the network delivery
+    (an acknowledgement's envelope goes back while its payload is the original letter)."""
     meta.envelope_id = meta.envelope_id or unwrapped.envelope_id
     meta.control_id = meta.control_id or unwrapped.message_id or unwrapped.envelope_id
     meta.type = meta.type or unwrapped.statistical_code or unwrapped.document_type
     meta.version = meta.version or unwrapped.document_version
     meta.sender = meta.sender or unwrapped.sender
     meta.receiver = meta.receiver or unwrapped.receiver
-    meta.sender_sor = meta.sender_sor or unwrapped.sender_sor
-    meta.receiver_sor = meta.receiver_sor or unwrapped.receiver_sor
+    meta.sender_sor = unwrapped.sender_sor or meta.sender_sor
+    meta.receiver_sor = unwrapped.receiver_sor or meta.receiver_sor
     meta.episode_of_care_id = meta.episode_of_care_id or unwrapped.episode_of_care_id
     if meta.cpr is None and unwrapped.cpr:
         meta.cpr = unwrapped.cpr
