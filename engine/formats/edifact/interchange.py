@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydifact.parser import Parser
 from pydifact.segments import Segment
 
 from engine.formats.edifact.charset import decode
 from engine.formats.edifact.checks import check_structure
 from engine.formats.edifact.errors import EdifactError
+from engine.formats.edifact.tokens import tokenize
 
+_C0 = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # never text (binaries are taken out first)
 DEFAULT_UNA = b":+.? '"  # component, element, decimal mark, release, reserved, terminator
 
 
@@ -43,12 +44,15 @@ def parse_edifact(raw: bytes) -> EdifactInterchange:
     without_binary, binaries = _take_binaries(raw, una)
     text, codec = decode(without_binary)
     text = text.replace("\r", "").replace("\n", "")  # line breaks are never data
-    with warnings.catch_warnings():  # pydifact warns about its own missing directories
-        warnings.simplefilter("ignore")
-        try:
-            segments = [s for s in Parser().parse(text) if s.tag != "UNA"]
-        except Exception as exc:  # pydifact raises plain exceptions of its own kinds
-            raise EdifactError("SYN", f"not EDIFACT: {exc}") from None
+    control = _C0.search(text)
+    if control is not None:
+        raise EdifactError(
+            "SYN", f"control character 0x{ord(control.group()):02X} in the interchange's text"
+        )
+    body = text.lstrip()
+    if body.startswith("UNA"):
+        body = body[9:]
+    segments = tokenize(body, una.decode("latin-1"))
     check_structure(segments)
     return EdifactInterchange(raw, text, codec, segments, binaries)
 

@@ -1,8 +1,9 @@
 """What a receipt needs from a received EDIFACT interchange: UNB and the UNH segments.
 
 Read from a parsed interchange or, leniently, from raw bytes that did not parse: a negative
-receipt is owed precisely when the input is broken, so this never raises. Own tokenizer (not
-engine.formats.edifact): that parser refuses the whole interchange at the first problem.
+receipt is owed precisely when the input is broken, so this never raises: the bare segment
+split (engine.formats.edifact.tokens), not the parser, which refuses the whole interchange
+at the first problem.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.formats.edifact import EdifactInterchange
+from engine.formats.edifact.tokens import split_segments
 
 DEFAULT_UNA = ":+.? '"  # component, element, decimal mark, release, reserved, terminator
 
@@ -79,39 +81,8 @@ def _envelope(segments: list[tuple[str, Elements]]) -> Envelope:
 
 
 def _tokenize(text: str, una: str) -> list[tuple[str, Elements]]:
-    component, element, release, terminator = una[0], una[1], una[3], una[5]
-    segments = []
-    for raw_segment in _split(text, terminator, release, keep_release=True):
-        raw_segment = raw_segment.replace("\r", "").replace("\n", "")  # layout, never data
-        if not raw_segment.strip():
-            continue
-        parts = _split(raw_segment, element, release, keep_release=True)
-        elements = [_split(p, component, release, keep_release=False) for p in parts[1:]]
-        segments.append((parts[0].strip(), elements))
-    return segments
-
-
-def _split(text: str, separator: str, release: str, *, keep_release: bool) -> list[str]:
-    """Split on `separator` except where the release character escapes it. Release
-    characters are kept until the innermost split, which removes them."""
-    pieces: list[str] = []
-    current: list[str] = []
-    escaped = False
-    for char in text:
-        if escaped:
-            current.append(char)
-            escaped = False
-        elif char == release:
-            escaped = True
-            if keep_release:
-                current.append(char)
-        elif char == separator:
-            pieces.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    pieces.append("".join(current))
-    return pieces
+    text = text.replace("\r", "").replace("\n", "")  # layout, never data
+    return [(tag, _pydifact_elements(elements)) for tag, elements in split_segments(text, una)]
 
 
 def _pydifact_elements(elements: list[Any]) -> Elements:
