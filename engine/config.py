@@ -98,6 +98,8 @@ class DestinationBase(Strict):
     retry: RetryPolicy = RetryPolicy()
     batch: int = Field(default=100, ge=1, le=10_000)  # deliveries claimed at a time
     connections: int = Field(default=1, ge=1, le=64)  # parallel senders; >1 gives up order
+    # "vans": what is sent travels in a VANSEnvelope (MedCom's network envelope), one per file
+    envelope: Literal["", "vans"] = ""
 
 
 class MllpDestination(DestinationBase):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import ChannelConfig
+from engine.formats.envelope import EnvelopeError, wrap_vans
 from engine.formats.sniff import parse_messages
 from engine.mapping.base import Mapping, MappingError
 from engine.mapping.loader import load_mapping
@@ -25,6 +26,7 @@ class DestinationPlan:
     name: str
     when: Predicate
     mapping: Mapping | None
+    envelope: str = ""  # "vans": wrap what is sent in a VANSEnvelope
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ def compile_channel(
                 name=d.name,
                 when=compile_filter(d.when, f"{where} destination {d.name!r} when"),
                 mapping=load_mapping(mappings_dir, d.mapping, schema_dir) if d.mapping else None,
+                envelope=d.envelope,
             )
             for d in channel.destination
         ),
@@ -72,12 +75,14 @@ class Router:
                 mapping = destination.mapping
                 transformed = mapping.apply(msg) if mapping else None
                 target = mapping.target if mapping else incoming.meta.format
+                if destination.envelope == "vans":
+                    transformed = in_vans_envelope(transformed or incoming.raw, incoming)
                 route.deliveries.append(
                     PlannedDelivery(
                         destination.name, transformed, correlation_id(incoming, target, transformed)
                     )
                 )
-        except MappingError as exc:
+        except (MappingError, EnvelopeError) as exc:
             return _error(str(exc))
         except Exception as exc:  # a filter that raises must not stop the router
             return _error(f"filter failed: {type(exc).__name__}: {exc}")
@@ -86,6 +91,20 @@ class Router:
         if not route.deliveries:
             return Route(MessageStatus.FILTERED, "no destination filter matched")
         return route
+
+
+def in_vans_envelope(payload: bytes, incoming: Incoming) -> bytes:
+    """The payload in a VANSEnvelope addressed by the letter's own EAN numbers."""
+    meta = parse_messages(payload)[0].meta
+    if not (meta.sender and meta.receiver):
+        raise EnvelopeError("a VANSEnvelope needs the letter's sender and receiver EAN numbers")
+    return wrap_vans(
+        payload,
+        sender=meta.sender,
+        receiver=meta.receiver,
+        name=f"MCM:{meta.type or incoming.meta.type}",
+        receipt_requested=meta.receipt_requested,
+    )
 
 
 def correlation_id(incoming: Incoming, target: str, transformed: bytes | None) -> str | None:

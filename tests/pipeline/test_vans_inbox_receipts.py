@@ -12,6 +12,8 @@ from pathlib import Path
 from conftest import SHARED, delivery_count, eventually, message_rows, to_directory
 
 from engine.formats.edifact import parse_edifact
+from engine.formats.envelope import unwrap
+from engine.formats.xml import parse_xml
 from engine.receipts.medcom import build_ctl02, build_ctl03, read_receipt
 
 NEGATIVE = SHARED / "medcom" / "edifact_negative"
@@ -138,3 +140,18 @@ async def test_receipts_from_partners_move_deliveries_to_acknowledged_or_dead(
     await eventually(lambda: delivery_count(engine, "DEAD") == 1)
     # receipts are never answered with receipts
     assert not list((tmp_path / "no-receipts").glob("*"))
+
+
+async def test_a_destination_can_send_each_letter_in_a_vans_envelope(start_engine, tmp_path):
+    inbox, receipts, out = tmp_path / "vans-in", tmp_path / "receipts", tmp_path / "vans-out"
+    letter = (NEGATIVE / "PRE60_ok.edi").read_bytes()
+    await start_engine(
+        vans_inbox("gp-letters", inbox, receipts, to_directory("pharmacy", out, envelope='"vans"'))
+    )
+    drop(inbox, "pre60.edi", letter)
+    await eventually(lambda: len(list(out.glob("*"))) == 1)
+    [sent] = out.glob("*")
+    unwrapped = unwrap(parse_xml(sent.read_bytes()))
+    assert unwrapped.kind == "vans" and unwrapped.payload == letter
+    assert (unwrapped.sender, unwrapped.receiver) == ("5790000120314", "5790000654321")
+    assert unwrapped.receipt_requested  # the letter asks for a receipt: reliable transport
