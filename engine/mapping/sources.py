@@ -164,8 +164,19 @@ class TextParts:
 def medcom_text_of(items: list[SourceDoc]) -> list[SourceDoc]:
     """Each item's text as FTX-sized pieces, in order (see engine.mapping.edifact_filters)."""
     return [
-        TextParts(item, parts) for item in items for parts in edifact_text_segments(item.text())
+        TextParts(item, parts)
+        for item in items
+        for parts in edifact_text_segments(_formatted_text(item))
     ]
+
+
+def _formatted_text(item: SourceDoc) -> str:
+    """MedCom formatted text as EDIFACT carries it: an OIOXML element's leading and
+    trailing `<Break/>`s are lines of the text (FTX "." lines), so only the spaces of the
+    XML's own layout are trimmed, not the breaks (`text()` trims both)."""
+    if type(item) is XmlDoc and len(item.node):
+        return _inner_text(item.node).strip(" \t\r")
+    return item.text()
 
 
 class XmlDoc:

@@ -60,6 +60,8 @@ class XmlTarget:
             element.text = value
 
     def child(self, path: str) -> XmlTarget:
+        if path == ".":  # `to = "."`: the sub-mapping writes into this same element
+            return self
         steps = _compiled(path, *self._where)
         if steps[-1][0]:
             raise ValueError(f"{path!r}: a sub-mapping needs an element, not an attribute")
