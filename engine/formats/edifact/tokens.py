@@ -38,10 +38,11 @@ def split_segments(text: str, una: str) -> list[tuple[str, Elements]]:
         if not raw.strip():
             continue
         tag, *values = raw.split(element)
+        restore = held and any(code in raw for code in _HELD)
         elements: Elements = []
         for value in values:
             parts = value.split(component)
-            if held:
+            if restore:
                 parts = [_restore(p, specials) for p in parts]
             elements.append(parts[0] if len(parts) == 1 else parts)
         segments.append((tag.strip(), elements))
