@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
-from engine.receipts.medcom_answer import medcom_reply
+from engine.receipts.medcom_answer import medcom_reply, transport_reply
 from engine.store.writer import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -110,6 +110,7 @@ def create_app(engine: Engine) -> FastAPI:
                 **({"error": r.error} if r.error else {}),
                 **({"duplicate_of": r.duplicate_of} if r.duplicate_of else {}),
                 **({"receipt": _text(answer)} if answer is not None else {}),
+                **({"transport_receipt": _text(vans)} if (vans := transport_reply(r)) else {}),
             }
             for r, answer in zip(receipts, answers, strict=True)
         ]
@@ -133,8 +134,9 @@ def _media_type(answer: bytes) -> str:
 
 
 def _text(answer: bytes) -> str:
-    # MedCom EDIFACT and OIOXML receipts are ISO 8859-1; FHIR JSON is UTF-8
-    return answer.decode("utf-8" if answer.lstrip()[:1] == b"{" else "latin-1")
+    # MedCom EDIFACT and OIOXML receipts are ISO 8859-1; FHIR JSON and VANS are UTF-8
+    utf8 = answer.lstrip()[:1] == b"{" or b'ENCODING="UTF-8"' in answer[:100].upper()
+    return answer.decode("utf-8" if utf8 else "latin-1")
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

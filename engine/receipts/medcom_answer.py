@@ -10,12 +10,14 @@ ids: a duplicate gets the identical receipt again.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from lxml import etree
 
 from engine.formats.edifact import EdifactInterchange
+from engine.formats.envelope import EnvelopeError, vans_receipt
 from engine.pipeline.receive import Receipt
 from engine.receipts.medcom import (
     build_acknowledgement,
@@ -51,6 +53,27 @@ def medcom_reply(receipt: Receipt) -> bytes | None:
     return None
 
 
+def transport_reply(receipt: Receipt) -> bytes | None:
+    """The VANSEnvelopeAcknowledgement a reliable VANSEnvelope is owed (positive, or
+    negative with the reason), besides the letter's own receipt. Its id comes from the
+    received envelope's, so a duplicate is acknowledged the same way."""
+    envelope = receipt.parsed.envelope
+    if envelope is None or envelope.kind != "vans" or not envelope.receipt_requested:
+        return None
+    if envelope.receipt is not None:  # itself an acknowledgement: never answered
+        return None
+    identifier = str(uuid.uuid5(uuid.NAMESPACE_URL, f"kanal:vans-receipt:{envelope.envelope_id}"))
+    try:
+        return vans_receipt(
+            envelope,
+            error=(receipt.error or "")[:512],
+            envelope_id=identifier,
+            sent=datetime.fromtimestamp(receipt.received_at, DANISH_TIME),
+        )
+    except EnvelopeError:  # an envelope too broken to be answered at the VANS level
+        return None
+
+
 def _refusal(receipt: Receipt) -> tuple[str, str] | None:
     if receipt.error is None:
         return None
@@ -63,4 +86,6 @@ def receipt_name(stem: str, answer: bytes) -> str:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:80]
     head = answer.lstrip()[:1]
     kind = "ack.json" if head == b"{" else "receipt.xml" if head == b"<" else "receipt.edi"
+    if b"VANSEnvelope" in answer[:400]:
+        kind = "vans-receipt.xml"
     return f"{safe}.{kind}"

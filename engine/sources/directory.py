@@ -17,7 +17,7 @@ import structlog
 
 from engine.config import DirectorySource
 from engine.pipeline.receive import Receipt, Receiver
-from engine.receipts.medcom_answer import medcom_reply, receipt_name
+from engine.receipts.medcom_answer import medcom_reply, receipt_name, transport_reply
 from engine.store.writer import StoreUnavailable
 
 log = structlog.get_logger("kanal.directory")
@@ -83,14 +83,14 @@ class DirectoryPoller:
 def _write_receipts(folder: Path, stem: str, receipts: list[Receipt]) -> None:
     """Named after the file taken: "<file>.receipt.edi" (".2" etc. for a batch's next)."""
     for n, receipt in enumerate(receipts, 1):
-        answer = medcom_reply(receipt)
-        if answer is None:
-            continue
-        target = folder / receipt_name(stem if n == 1 else f"{stem}.{n}", answer)
-        partial = target.with_name(f".{target.name}.part")  # never seen half-written
-        partial.write_bytes(answer)
-        os.replace(partial, target)
-        log.info("directory.receipt_written", file=target.name)
+        for answer in (transport_reply(receipt), medcom_reply(receipt)):
+            if answer is None:
+                continue
+            target = folder / receipt_name(stem if n == 1 else f"{stem}.{n}", answer)
+            partial = target.with_name(f".{target.name}.part")  # never seen half-written
+            partial.write_bytes(answer)
+            os.replace(partial, target)
+            log.info("directory.receipt_written", file=target.name)
 
 
 def _write_reason(target: Path, reasons: str) -> None:

@@ -9,10 +9,10 @@ import os
 import time
 from pathlib import Path
 
-from conftest import SHARED, delivery_count, eventually, message_rows, to_directory
+from conftest import FIXTURES, SHARED, delivery_count, eventually, message_rows, to_directory
 
 from engine.formats.edifact import parse_edifact
-from engine.formats.envelope import unwrap
+from engine.formats.envelope import unwrap, wrap_vans
 from engine.formats.xml import parse_xml
 from engine.receipts.medcom import build_ctl02, build_ctl03, read_receipt
 
@@ -155,3 +155,23 @@ async def test_a_destination_can_send_each_letter_in_a_vans_envelope(start_engin
     assert unwrapped.kind == "vans" and unwrapped.payload == letter
     assert (unwrapped.sender, unwrapped.receiver) == ("5790000120314", "5790000654321")
     assert unwrapped.receipt_requested  # the letter asks for a receipt: reliable transport
+
+
+async def test_a_reliable_vans_envelope_gets_its_transport_receipt_and_the_letter_its_own(
+    start_engine, tmp_path
+):
+    inbox, receipts, out = tmp_path / "vans-in", tmp_path / "receipts", tmp_path / "out"
+    letter = (FIXTURES / "oioxml" / "xdis91_correspondence.xml").read_bytes()
+    envelope = wrap_vans(
+        letter, sender="5790000120420", receiver="5790000128686", name="MCM:XDIS91"
+    )
+    engine = await start_engine(vans_inbox("gp-letters", inbox, receipts, to_directory("out", out)))
+    drop(inbox, "letter.edi", envelope)  # the inbox takes *.edi
+    await eventually(lambda: len(list(receipts.glob("*"))) == 2)
+    transport = unwrap(parse_xml((receipts / "letter.vans-receipt.xml").read_bytes()))
+    assert transport.receipt is not None and transport.receipt.status == "positive"
+    assert transport.receipt.original_envelope_id == unwrap(parse_xml(envelope)).envelope_id
+    xctl03 = read_receipt(parse_xml((receipts / "letter.receipt.xml").read_bytes()))
+    assert xctl03 is not None and xctl03.kind == "CTL03" and xctl03.refers_to == "KUV2025032002"
+    [row] = message_rows(engine)
+    assert (row.format, row.type, row.status) == ("xml", "XDIS91", "ROUTED")
