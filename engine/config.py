@@ -284,6 +284,8 @@ def _resolve_paths(channel: ChannelConfig, base: Path) -> ChannelConfig:
         update: dict[str, Any] = {}
         if isinstance(model, DirectorySource | DirectoryDestination):
             update["path"] = absolute(model.path)
+        if isinstance(model, DirectorySource):
+            update["receipts"] = absolute(model.receipts)
         tls = getattr(model, "tls", None)
         if tls is not None:
             update["tls"] = tls.model_copy(

@@ -114,3 +114,14 @@ def test_channel_paths_resolve_against_the_engine_folder(tmp_path):
     write(tmp_path, "adt", body)
     [channel] = load_channels(tmp_path, base_dir=tmp_path / "site")
     assert channel.destination[0].path == str(tmp_path / "site" / "out")
+
+
+def test_a_vans_inbox_writes_receipts_beside_the_engine_too(tmp_path):
+    body = GOOD.replace(
+        'type = "mllp"\n    port = 2575',
+        'type = "directory"\n    path = "vans/in"\n    receipts = "vans/receipts"',
+        1,
+    )
+    write(tmp_path, "adt", body)
+    [channel] = load_channels(tmp_path, base_dir=tmp_path / "site")
+    assert channel.source.receipts == str(tmp_path / "site" / "vans" / "receipts")

@@ -40,7 +40,7 @@ def demo(
     configure("warning")
     engine_config, channels = load(config)
     by_name = {c.name: c for c in channels}
-    missing = {"adt-from-epj", "lab-results", "referrals-in"} - set(by_name)
+    missing = {"adt-from-epj", "lab-results", "referrals-in", "vans-inbox"} - set(by_name)
     if missing:
         fail(f"the demo needs the channels {sorted(missing)} in {engine_config.channels_dir}")
     asyncio.run(_story(engine_config, by_name, outage))
@@ -102,6 +102,19 @@ async def _steps(
         "[bold]5.[/bold] The patient is discharged (ADT^A03):",
         await _send(adt, fixtures / "adt_a03_discharge.hl7"),
     )
+    say(
+        "[bold]6.[/bold] His discharge letter (MedCom EDIFACT DIS01) arrives in the VANS inbox; "
+        "the municipality gets it as OIOXML XDIS01, the sender a CTL03 receipt."
+    )
+    vans = channels["vans-inbox"].source
+    assert isinstance(vans, DirectorySource)
+    Path(vans.path).mkdir(parents=True, exist_ok=True)
+    dropped = Path(vans.path) / f"dis01-{int(time.time())}.edi"
+    shutil.copy(fixtures.parent / "edifact" / "dis01_discharge.edi", dropped)
+    for _ in range(100):  # until the inbox has taken it (it polls every half second)
+        if not dropped.exists():
+            break
+        await asyncio.sleep(0.1)
 
 
 def _port(channel: ChannelConfig) -> int:

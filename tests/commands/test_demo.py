@@ -41,7 +41,7 @@ def test_demo_runs_and_reports_every_delivery(tmp_path):
         for line in result.stdout.splitlines()
         if line.startswith("│") and "-" in line.split("│")[1]
     }
-    assert {"adt-from-epj", "lab-results", "referrals-in"} <= set(rows)
+    assert {"adt-from-epj", "lab-results", "referrals-in", "vans-inbox"} <= set(rows)
     assert "still pending" not in result.stdout
     assert "The EPJ simulator accepted 3 message(s), 0 duplicate(s)." in result.stdout
     assert "Everything sent about patient 120352-****" in result.stdout
@@ -49,3 +49,8 @@ def test_demo_runs_and_reports_every_delivery(tmp_path):
     assert len(reports) == 2 and all(b"<StatisticalCode>XRPT01<" in r.read_bytes() for r in reports)
     notifications = sorted((tmp_path / "var" / "out" / "municipality").glob("*.json"))
     assert [json.loads(n.read_bytes())["resourceType"] for n in notifications] == ["Bundle"] * 2
+    # the EDIFACT discharge letter: OIOXML for the municipality, a CTL03 for its sender
+    [letter] = (tmp_path / "var" / "out" / "municipality").glob("*-XDIS01.xml")
+    assert b"<StatisticalCode>XDIS01</StatisticalCode>" in letter.read_bytes()
+    [receipt] = (tmp_path / "var" / "vans" / "receipts").glob("*.receipt.edi")
+    assert b"+CTL03'" in receipt.read_bytes()
