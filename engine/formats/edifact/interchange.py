@@ -28,12 +28,12 @@ class EdifactInterchange:
     def first(self, tag: str, qualifier: str | None = None) -> Segment | None:
         """The first segment `tag` (whose first element is `qualifier`, if given)."""
         for segment in self.segments:
-            if segment.tag == tag and (qualifier is None or _text(segment, 0) == qualifier):
+            if segment.tag == tag and (qualifier is None or segment_text(segment, 0) == qualifier):
                 return segment
         return None
 
     def value(self, segment: Segment | None, element: int, component: int = 0) -> str:
-        return _text(segment, element, component) if segment is not None else ""
+        return segment_text(segment, element, component) if segment is not None else ""
 
 
 def parse_edifact(raw: bytes) -> EdifactInterchange:
@@ -103,7 +103,8 @@ def _terminator(raw: bytes, start: int, release: bytes, terminator: bytes) -> in
     raise EdifactError("SYN", "UNO: the segment has no terminator")
 
 
-def _text(segment: Segment, element: int, component: int = 0) -> str:
+def segment_text(segment: Segment, element: int, component: int = 0) -> str:
+    """Element `element` (from 0), component `component` of a segment; "" when absent."""
     elements: list[Any] = segment.elements
     if element >= len(elements):
         return ""

@@ -31,7 +31,7 @@ from lxml import etree
 
 from engine.formats.edifact.charset import CODECS
 from engine.formats.edifact.groups import BODY, MARKER, message_groups
-from engine.formats.edifact.interchange import EdifactInterchange
+from engine.formats.edifact.interchange import EdifactInterchange, segment_text
 
 INTERCHANGE = "Interchange"
 _POSITION = re.compile(r"^[ec](\d+)$")
@@ -47,7 +47,7 @@ def to_tree(interchange: EdifactInterchange) -> etree._Element:
         tag = segment.tag
         if tag == "UNH":
             message = etree.SubElement(root, "Message")
-            groups = _Grouper(message, _text(segment.elements, 1, 0))
+            groups = _Grouper(message, segment_text(segment, 1, 0))
         if groups is None or tag in ("UNB", "UNZ"):
             root.append(_segment(tag, segment.elements))
             continue
@@ -201,12 +201,3 @@ def _trimmed(values: list[str]) -> list[str]:
     while end and not values[end - 1]:
         end -= 1
     return values[:end]
-
-
-def _text(elements: list[Any], element: int, component: int) -> str:
-    if element >= len(elements):
-        return ""
-    value = elements[element]
-    if isinstance(value, list):
-        return str(value[component]) if component < len(value) else ""
-    return str(value) if component == 0 else ""
