@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from engine.api.operations import operations_router
 from engine.receipts.medcom_answer import medcom_reply, transport_reply
 from engine.store.writer import StoreUnavailable
 
@@ -38,6 +39,8 @@ def create_app(engine: Engine) -> FastAPI:
         version="0.1.0",
         description="Interoperability integration engine for Danish healthcare",
     )
+
+    app.include_router(operations_router(engine))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

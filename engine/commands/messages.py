@@ -17,11 +17,14 @@ from engine.commands.common import (
     mask_cpr,
     print_json,
 )
+from engine.commands.resend import cancel_command, resend_command
 from engine.store.database import open_database
 from engine.store.queries import SearchFilter, message_detail, search_messages
 from engine.timefmt import iso, parse_time
 
-app = typer.Typer(help="Search and inspect stored messages.", no_args_is_help=True)
+app = typer.Typer(help="Search, inspect, resend and cancel messages.", no_args_is_help=True)
+app.command("resend")(resend_command)
+app.command("cancel")(cancel_command)
 
 
 @app.command()
@@ -31,7 +34,10 @@ def search(
     sender: Annotated[str | None, typer.Option(help="sender, e.g. EPJ^RHH")] = None,
     receiver: Annotated[str | None, typer.Option(help="receiver")] = None,
     type: Annotated[str | None, typer.Option("--type", help="message type, e.g. ADT^A01")] = None,
-    status: Annotated[str | None, typer.Option(help="RECEIVED, ROUTED, FILTERED, ERROR")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="message status (ROUTED, ERROR …) or a delivery's (DEAD, RETRYING …)"),
+    ] = None,
     channel: Annotated[str | None, typer.Option(help="channel name")] = None,
     since: Annotated[str | None, typer.Option(help="ISO time or e.g. '2h' ago")] = None,
     until: Annotated[str | None, typer.Option(help="ISO time or e.g. '10m' ago")] = None,

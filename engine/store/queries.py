@@ -7,7 +7,18 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from engine.store.schema import attempts, audit_events, contents, deliveries, messages
+from engine.store.schema import (
+    DeliveryStatus,
+    MessageStatus,
+    attempts,
+    audit_events,
+    contents,
+    deliveries,
+    messages,
+)
+
+MESSAGE_STATUSES = frozenset(v for k, v in vars(MessageStatus).items() if k.isupper())
+DELIVERY_STATUSES = frozenset(v for k, v in vars(DeliveryStatus).items() if k.isupper())
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,11 @@ class SearchFilter:
     until: float | None = None
     before_id: int | None = None  # cursor: newest first, page after this id
     limit: int = 50
+
+    def __post_init__(self) -> None:
+        known = MESSAGE_STATUSES | DELIVERY_STATUSES
+        if self.status and self.status.upper() not in known:
+            raise ValueError(f"status {self.status!r}: one of {', '.join(sorted(known))}")
 
 
 SUMMARY_COLUMNS = (
@@ -41,16 +57,20 @@ SUMMARY_COLUMNS = (
 
 def search_messages(conn: Connection, where: SearchFilter) -> list[dict[str, Any]]:
     query = select(*SUMMARY_COLUMNS).order_by(messages.c.id.desc()).limit(where.limit)
+    status = where.status.upper() if where.status else None
     for column, value in (
         (messages.c.cpr, where.cpr.replace("-", "") if where.cpr else None),
         (messages.c.sender, where.sender),
         (messages.c.receiver, where.receiver),
         (messages.c.type, where.type),
-        (messages.c.status, where.status.upper() if where.status else None),
+        (messages.c.status, status if status in MESSAGE_STATUSES else None),
         (messages.c.channel, where.channel),
     ):
         if value:
             query = query.where(column == value)
+    if status in DELIVERY_STATUSES:  # messages with a delivery in that state (DEAD …)
+        having = select(deliveries.c.message_id).where(deliveries.c.status == status)
+        query = query.where(messages.c.id.in_(having))
     if where.since is not None:
         query = query.where(messages.c.received_at >= where.since)
     if where.until is not None:
