@@ -100,6 +100,9 @@ class DestinationBase(Strict):
     connections: int = Field(default=1, ge=1, le=64)  # parallel senders; >1 gives up order
     # "vans": what is sent travels in a VANSEnvelope (MedCom's network envelope), one per file
     envelope: Literal["", "vans"] = ""
+    # a template over `msg`, e.g. "{{ msg.cpr }}": deliveries with the same key go out in
+    # the order received; a failing one holds back only those with its key
+    order_by: str = ""
 
 
 class MllpDestination(DestinationBase):

@@ -89,6 +89,7 @@ class Engine:
                     self.writer,
                     self.config.queue,
                     destination.batch,
+                    ordered=bool(destination.order_by),
                 )
                 self.workers[(channel.name, destination.name)] = worker
                 self._spawn(worker.run(), f"worker {channel.name}/{destination.name}")

@@ -15,6 +15,7 @@ class PlannedDelivery:
     # MedCom: the id a receipt for what we send will name (envelope id; FHIR: the
     # MessageHeader.id), so an incoming receipt finds this delivery
     correlation_id: str | None = None
+    order_key: str | None = None  # the destination's order_by: same key, same order
 
 
 @dataclass(slots=True)
@@ -49,6 +50,7 @@ class ClaimRequest:
     destination: str
     limit: int
     lease: float
+    ordered: bool = False  # hold back a delivery while an earlier one with its key is open
 
 
 @dataclass(slots=True)

@@ -9,11 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.config import ChannelConfig
+from jinja2 import TemplateError
+
+from engine.config import ChannelConfig, ConfigError
 from engine.formats.envelope import EnvelopeError, wrap_vans
 from engine.formats.sniff import parse_messages
 from engine.mapping.base import Mapping, MappingError
 from engine.mapping.loader import load_mapping
+from engine.mapping.shortcuts import Computed, compile_value
 from engine.pipeline.expressions import Predicate, compile_filter
 from engine.pipeline.items import Incoming, PlannedDelivery, Route
 from engine.pipeline.view import MessageView
@@ -27,6 +30,7 @@ class DestinationPlan:
     when: Predicate
     mapping: Mapping | None
     envelope: str = ""  # "vans": wrap what is sent in a VANSEnvelope
+    order_by: Computed | None = None  # the ordering key's template
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ def compile_channel(
                 when=compile_filter(d.when, f"{where} destination {d.name!r} when"),
                 mapping=load_mapping(mappings_dir, d.mapping, schema_dir) if d.mapping else None,
                 envelope=d.envelope,
+                order_by=_order_key(d.order_by, f"{where} destination {d.name!r} order_by"),
             )
             for d in channel.destination
         ),
@@ -79,7 +84,10 @@ class Router:
                     transformed = in_vans_envelope(transformed or incoming.raw, incoming)
                 route.deliveries.append(
                     PlannedDelivery(
-                        destination.name, transformed, correlation_id(incoming, target, transformed)
+                        destination.name,
+                        transformed,
+                        correlation_id(incoming, target, transformed),
+                        destination.order_by({"msg": msg})[:200] if destination.order_by else None,
                     )
                 )
         except (MappingError, EnvelopeError) as exc:
@@ -91,6 +99,15 @@ class Router:
         if not route.deliveries:
             return Route(MessageStatus.FILTERED, "no destination filter matched")
         return route
+
+
+def _order_key(template: str, where: str) -> Computed | None:
+    if not template:
+        return None
+    try:
+        return compile_value(template)
+    except TemplateError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def in_vans_envelope(payload: bytes, incoming: Incoming) -> bytes:

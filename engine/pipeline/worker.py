@@ -32,12 +32,13 @@ class DestinationWorker:
         writer: Writer,
         queue: QueueSection,
         batch: int,
+        ordered: bool = False,
     ):
         self.channel, self.name = channel, name
         self._lanes = lanes  # one connection each, sending in parallel
         self._policy = policy
         self._writer = writer
-        self._claim = ClaimRequest(channel, name, batch, queue.lease)
+        self._claim = ClaimRequest(channel, name, batch, queue.lease, ordered)
         self._poll = queue.poll
         self._wake = asyncio.Event()
         self._outages = 0  # consecutive unreachable attempts, for the pause length

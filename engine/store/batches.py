@@ -26,6 +26,7 @@ from engine.store.schema import (
 )
 
 SYSTEM = "kanal"
+OPEN = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING, DeliveryStatus.SENDING)
 
 
 @dataclass(slots=True)
@@ -158,6 +159,8 @@ def _queue_deliveries(conn: Connection, planned: list[tuple[int, Incoming, Any]]
                 "created_at": item.received_at,
                 "updated_at": item.received_at,
                 "correlation_id": d.correlation_id,
+                "order_key": d.order_key,
+                "receipt_resends": 0,
             }
             for mid, item, d in planned
         ],
@@ -215,6 +218,8 @@ def _claim(conn: Connection, request: ClaimRequest) -> list[Claimed]:
         .order_by(deliveries.c.id)
         .limit(request.limit)
     )
+    if request.ordered:
+        due = due.where(_first_open_of_its_key(request))
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     claimed = conn.execute(
@@ -228,18 +233,36 @@ def _claim(conn: Connection, request: ClaimRequest) -> list[Claimed]:
     return _with_payloads(conn, sorted(claimed)) if claimed else []
 
 
+def _first_open_of_its_key(request: ClaimRequest) -> Any:
+    """No earlier delivery with the same key is still open (queued, retrying, being sent):
+    a failing one holds back only the deliveries of its own key."""
+    earlier = deliveries.alias("earlier")
+    blocking = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.channel == request.channel,
+            earlier.c.destination == request.destination,
+            earlier.c.order_key == deliveries.c.order_key,
+            earlier.c.id < deliveries.c.id,
+            earlier.c.status.in_(OPEN),
+        )
+        .exists()
+    )
+    return or_(deliveries.c.order_key.is_(None), ~blocking)
+
+
 def _with_payloads(conn: Connection, claimed: list[Any]) -> list[Claimed]:
     delivery_ids = [row.id for row in claimed]
     message_ids = list({row.message_id for row in claimed})
     stored = conn.execute(
-        select(
-            contents.c.message_id, contents.c.delivery_id, contents.c.stage, contents.c.data
-        ).where(
+        select(contents.c.message_id, contents.c.delivery_id, contents.c.stage, contents.c.data)
+        .where(
             or_(
                 and_(contents.c.delivery_id.in_(delivery_ids), contents.c.stage == "transformed"),
                 and_(contents.c.message_id.in_(message_ids), contents.c.stage == "raw"),
             )
         )
+        .order_by(contents.c.id)  # a delivery's latest transformed content is what goes out
     ).all()
     raw = {row.message_id: row.data for row in stored if row.stage == "raw"}
     transformed = {row.delivery_id: row.data for row in stored if row.stage == "transformed"}

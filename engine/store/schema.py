@@ -84,9 +84,13 @@ deliveries = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("correlation_id", String(100)),  # what a MedCom receipt for it will name
+    Column("order_key", String(200)),  # deliveries with one key go out in order
+    # MedCom reliable messaging: times sent again because no receipt came
+    Column("receipt_resends", Integer, nullable=False, server_default="0"),
     Index("ix_deliveries_queue", "channel", "destination", "status", "next_attempt_at"),
     Index("ix_deliveries_message", "message_id"),
     Index("ix_deliveries_correlation", "correlation_id"),
+    Index("ix_deliveries_order", "channel", "destination", "order_key"),
 )
 
 attempts = Table(
