@@ -216,12 +216,24 @@ class StandardsSection(Strict):
     medcom: MedcomStandards = MedcomStandards()
 
 
+class AlertsSection(Strict):
+    """One alert per destination state change (failing, recovered), never one per message:
+    always to the log, and to `webhook` (a JSON POST) when set."""
+
+    webhook: str = ""
+    failing_after: int = Field(default=3, ge=1)  # consecutive failed attempts
+    timeout: Duration = 5.0
+
+    _durations = field_validator("timeout", mode="before")(_duration)
+
+
 class EngineConfig(Strict):
     engine: EngineSection = EngineSection()
     store: StoreSection = StoreSection()
     queue: QueueSection = QueueSection()
     api: ApiSection = ApiSection()
     standards: StandardsSection = StandardsSection()
+    alerts: AlertsSection = AlertsSection()
     base_dir: Path = Path(".")  # folder of engine.toml; relative paths resolve here
 
     def path(self, value: str) -> Path:

@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 if TYPE_CHECKING:
     from engine.api.server import EmbeddedServer
+from engine.alerts import Alerts
 from engine.config import ChannelConfig, DirectorySource, EngineConfig, MllpSource
 from engine.destinations import open_destination
 from engine.pipeline.receive import Receiver
@@ -48,6 +49,7 @@ class Engine:
             for name, c in self.channels.items()
         }
         self.workers: dict[tuple[str, str], DestinationWorker] = {}
+        self.alerts = Alerts(config.alerts)
         self.receiver = Receiver(self.writer, Router(plans), self._notify)
         self.listeners: dict[str, MllpListener] = {}
         self._tasks: list[asyncio.Task[Any]] = []
@@ -90,6 +92,7 @@ class Engine:
                     self.config.queue,
                     destination.batch,
                     ordered=bool(destination.order_by),
+                    alerts=self.alerts,
                 )
                 self.workers[(channel.name, destination.name)] = worker
                 self._spawn(worker.run(), f"worker {channel.name}/{destination.name}")
@@ -142,6 +145,7 @@ class Engine:
         _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
         if stuck:  # a stop must end even if a task ignores its cancellation
             log.error("engine.stop_timeout", tasks=sorted(t.get_name() for t in stuck))
+        await self.alerts.drain()
         self.database.dispose()
 
 

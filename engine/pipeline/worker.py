@@ -13,6 +13,7 @@ import time
 
 import structlog
 
+from engine.alerts import Alerts
 from engine.config import QueueSection, RetryPolicy
 from engine.destinations import Destination, SendResult
 from engine.pipeline.items import Claimed, ClaimRequest, Outcome
@@ -33,6 +34,7 @@ class DestinationWorker:
         queue: QueueSection,
         batch: int,
         ordered: bool = False,
+        alerts: Alerts | None = None,
     ):
         self.channel, self.name = channel, name
         self._lanes = lanes  # one connection each, sending in parallel
@@ -42,6 +44,10 @@ class DestinationWorker:
         self._poll = queue.poll
         self._wake = asyncio.Event()
         self._outages = 0  # consecutive unreachable attempts, for the pause length
+        self._alerts = alerts
+        self._failures = 0  # consecutive failed attempts (not the message's fault)
+        self._failing = False
+        self._failing_after = alerts.failing_after if alerts is not None else 3
         self._recording: list[asyncio.Future[None]] = []
         self.healthy = True
 
@@ -112,17 +118,37 @@ class DestinationWorker:
     def _track_health(self, result: SendResult) -> None:
         if result.verdict == "unreachable":
             self._outages += 1
-            if self.healthy:
-                log.warning(
-                    "destination.failing",
-                    channel=self.channel,
-                    destination=self.name,
-                    reason=result.detail,
-                )
             self.healthy = False
         elif not self.healthy:
-            log.info("destination.recovered", channel=self.channel, destination=self.name)
             self.healthy, self._outages = True, 0
+        self._track_alerts(result)
+
+    def _track_alerts(self, result: SendResult) -> None:
+        """Failing: unreachable, or several transient failures in a row; recovered at the
+        next success. A fatal rejection is the message's fault, not the destination's."""
+        if result.verdict == "fatal":
+            return
+        if result.verdict == "ok":
+            self._failures = 0
+            if self._failing:
+                self._failing = False
+                self._announce("recovered", "")
+            return
+        self._failures += 1
+        limit = 1 if result.verdict == "unreachable" else self._failing_after
+        if not self._failing and self._failures >= limit:
+            self._failing = True
+            self._announce("failing", result.detail)
+
+    def _announce(self, state: str, reason: str) -> None:
+        if self._alerts is not None:
+            self._alerts.state_changed(self.channel, self.name, state, reason)
+        elif state == "failing":
+            log.warning(
+                "destination.failing", channel=self.channel, destination=self.name, reason=reason
+            )
+        else:
+            log.info("destination.recovered", channel=self.channel, destination=self.name)
 
     async def _pause(self) -> None:
         await asyncio.sleep(backoff(self._policy, self._outages))
