@@ -53,6 +53,13 @@ class RetryPolicy(Strict):
     _durations = field_validator("initial", "max", "max_age", mode="before")(_duration)
 
 
+class ReceiptPolicy(Strict):
+    wait: Duration = 1800.0  # MedCom: 30 minutes
+    resends: int = Field(default=2, ge=0, le=10)
+
+    _durations = field_validator("wait", mode="before")(_duration)
+
+
 # --- sources -------------------------------------------------------------------------
 
 
@@ -103,6 +110,9 @@ class DestinationBase(Strict):
     # a template over `msg`, e.g. "{{ msg.cpr }}": deliveries with the same key go out in
     # the order received; a failing one holds back only those with its key
     order_by: str = ""
+    # MedCom reliable messaging: no receipt within `wait` after sending → send again with a
+    # new envelope id, at most `resends` times, then DEAD
+    receipt: ReceiptPolicy | None = None
 
 
 class MllpDestination(DestinationBase):

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 from engine.alerts import Alerts
 from engine.config import ChannelConfig, DirectorySource, EngineConfig, MllpSource
 from engine.destinations import open_destination
+from engine.pipeline.receipt_watch import ReceiptWatch
 from engine.pipeline.receive import Receiver
 from engine.pipeline.router import Router, compile_channel
 from engine.pipeline.worker import DestinationWorker
@@ -67,6 +68,9 @@ class Engine:
             await asyncio.to_thread(self._release_stale_claims)
         self._spawn(self.writer.run(), "writer")
         self._start_workers()
+        watch = ReceiptWatch(self.database, list(self.channels.values()), self._notify)
+        if watch.needed:
+            self._spawn(watch.run(), "receipt watch")
         await self._start_sources()
         if self.config.api.enabled:
             await self._start_api()

@@ -5,6 +5,7 @@ correlated with what we sent."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -99,7 +100,7 @@ async def test_a_duplicate_gets_the_identical_receipt_and_is_not_delivered_again
     [receipt] = receipts.glob("*")
     first = receipt.read_bytes()
     receipt.unlink()  # the VANS client has collected it
-    time.sleep(1.1)  # a later second: a receipt built afresh would differ in UNB's time
+    await asyncio.sleep(1.1)  # a later second: a receipt built afresh would differ in UNB's time
     drop(inbox, "again.edi", letter)
     await eventually(lambda: taken(inbox, 2))
     [again] = receipts.glob("*")

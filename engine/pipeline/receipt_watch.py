@@ -1,0 +1,68 @@
+"""Watches deliveries that wait for a MedCom receipt: when none comes in time, the letter
+goes out again in a new envelope (a new id for the receipt to name), at most as often
+as the destination's `receipt` policy says; then the delivery is DEAD."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
+from sqlalchemy import Engine as Database
+
+from engine.config import ChannelConfig, ReceiptPolicy
+from engine.receipts.medcom.new_envelope import new_envelope_id, with_new_envelope
+from engine.store.reliable import give_up, overdue, send_again
+
+log = structlog.get_logger("kanal.receipts")
+
+
+class ReceiptWatch:
+    def __init__(
+        self,
+        database: Database,
+        channels: list[ChannelConfig],
+        notify: Callable[[str, str], None],
+    ) -> None:
+        self._database = database
+        self._notify = notify
+        self._policies: dict[tuple[str, str], ReceiptPolicy] = {
+            (c.name, d.name): d.receipt for c in channels for d in c.destination if d.receipt
+        }
+
+    @property
+    def needed(self) -> bool:
+        return bool(self._policies)
+
+    async def run(self) -> None:
+        shortest = min(p.wait for p in self._policies.values())
+        while True:
+            for channel, destination in await asyncio.to_thread(self.check_once):
+                self._notify(channel, destination)
+            await asyncio.sleep(min(30.0, max(0.1, shortest / 5)))
+
+    def check_once(self, now: float | None = None) -> list[tuple[str, str]]:
+        """Resend or give up what is overdue; the destinations that have work again."""
+        now = time.time() if now is None else now
+        woken = []
+        for (channel, destination), policy in self._policies.items():
+            with self._database.begin() as conn:
+                for item in overdue(conn, channel, destination, now - policy.wait):
+                    if item.resends >= policy.resends:
+                        why = (
+                            f"no receipt after {item.resends + 1} sends (MedCom reliable messaging)"
+                        )
+                        give_up(conn, item, now, why)
+                        log.warning("receipt.missing", delivery=item.delivery_id, detail=why)
+                        continue
+                    envelope_id = new_envelope_id()
+                    again = with_new_envelope(item.payload, envelope_id)
+                    why = f"no receipt within {policy.wait:g}s: sent again"
+                    if again is None:  # no envelope of its own: the same bytes again
+                        again, envelope_id = item.payload, ""
+                    else:
+                        why += f" in envelope {envelope_id}"
+                    send_again(conn, item, again, envelope_id or None, now, why)
+                    woken.append((channel, destination))
+        return woken

@@ -1,0 +1,97 @@
+"""MedCom reliable messaging outbound: a letter whose receipt does not come in time is
+sent again in a new envelope, at most `resends` times, then DEAD; a receipt naming the
+new envelope acknowledges it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+import time
+from pathlib import Path
+
+from conftest import SHARED, delivery_count, eventually
+
+from engine.formats.edifact import parse_edifact
+from engine.receipts.medcom import build_ctl03
+from engine.store.queries import message_detail
+
+LETTER = SHARED / "medcom" / "edifact_negative" / "PRE60_ok.edi"  # asks for a receipt
+
+
+def channels(tmp_path: Path, wait: str) -> dict[str, str]:
+    return {
+        "to-gp": f"""
+[channel]
+name = "to-gp"
+[source]
+type = "directory"
+path = "{tmp_path / "in"}"
+pattern = "*.edi"
+poll = "100ms"
+[[destination]]
+name = "gp"
+type = "directory"
+path = "{tmp_path / "gp"}"
+filename = "letter.edi"
+receipt = {{ wait = "{wait}", resends = 2 }}
+""",
+        "receipts-in": f"""
+[channel]
+name = "receipts-in"
+[source]
+type = "directory"
+path = "{tmp_path / "receipts"}"
+pattern = "*.edi"
+poll = "100ms"
+""",
+    }
+
+
+def drop(folder: Path, name: str, raw: bytes) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(raw)
+    past = time.time() - 5
+    os.utime(folder / name, (past, past))
+
+
+def envelope_of(raw: bytes) -> str:
+    interchange = parse_edifact(raw)
+    return interchange.value(interchange.first("UNB"), 4)
+
+
+async def test_without_a_receipt_the_letter_goes_again_in_new_envelopes_then_dead(
+    start_engine, tmp_path
+):
+    engine = await start_engine(channels(tmp_path, "400ms"))
+    drop(tmp_path / "in", "pre60.edi", LETTER.read_bytes())
+    await eventually(lambda: delivery_count(engine, "DEAD") == 1, timeout=30)
+    with engine.database.connect() as conn:
+        detail = message_detail(conn, 1)
+    [delivery] = detail["deliveries"]
+    assert "no receipt after 3 sends" in delivery["last_error"]
+    assert [a["outcome"] for a in delivery["attempt_log"]] == ["ok", "ok", "ok"]
+    resends = [e for e in detail["audit"] if e["action"] == "RESEND"]
+    assert len(resends) == 2
+    envelopes = {e["detail"].rsplit(" ", 1)[-1] for e in resends}
+    assert len(envelopes) == 2 and envelope_of(LETTER.read_bytes()) not in envelopes
+    # what the GP has now is the letter in the last new envelope, otherwise unchanged
+    sent = (tmp_path / "gp" / "letter.edi").read_bytes()
+    assert envelope_of(sent) in envelopes
+    assert parse_edifact(sent).segments[1:-1] == parse_edifact(LETTER.read_bytes()).segments[1:-1]
+
+
+async def test_a_receipt_for_the_new_envelope_acknowledges_the_delivery(start_engine, tmp_path):
+    engine = await start_engine(channels(tmp_path, "600ms"))
+    original = envelope_of(LETTER.read_bytes())
+    drop(tmp_path / "in", "pre60.edi", LETTER.read_bytes())
+    gp_copy = tmp_path / "gp" / "letter.edi"
+    await eventually(lambda: gp_copy.exists() and envelope_of(gp_copy.read_bytes()) != original)
+    await eventually(lambda: delivery_count(engine, "SENT") == 1)
+    resent = gp_copy.read_bytes()
+    receipt = build_ctl03(parse_edifact(resent), timestamp=datetime.datetime(2026, 11, 22, 10, 0))
+    drop(tmp_path / "receipts", "ctl03.edi", receipt)
+    await eventually(lambda: delivery_count(engine, "ACKNOWLEDGED") == 1)
+    await asyncio.sleep(1.5)  # past the wait again: an acknowledged delivery is not sent again
+    assert delivery_count(engine, "ACKNOWLEDGED") == 1
+    assert envelope_of(gp_copy.read_bytes()) == envelope_of(resent)
