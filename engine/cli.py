@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.commands import channels, demo, ingest, mappings, messages, run
+from engine.commands import channels, demo, ingest, mappings, messages, partners, run
 
 app = typer.Typer(
     name="kanal",
@@ -20,6 +20,7 @@ app.command("convert")(mappings.convert_file)
 app.add_typer(channels.app, name="channels")
 app.add_typer(mappings.app, name="mappings")
 app.add_typer(messages.app, name="messages")
+app.add_typer(partners.app, name="partners")
 
 if __name__ == "__main__":
     app()

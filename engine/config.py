@@ -144,8 +144,35 @@ class DirectoryDestination(DestinationBase):
     filename: str = "{{ msg.id }}.{{ msg.format }}"
 
 
+class FhirDestination(DestinationBase):
+    type: Literal["fhir"]
+    base_url: str  # the FHIR server's base, e.g. http://host/fhir
+    # process-message: POST the message Bundle to {base_url}/$process-message and read the
+    # Acknowledgement; transaction: POST the Bundle to the base; create: each resource
+    # created (conditionally on its first identifier, so a resend makes no second copy)
+    mode: Literal["process-message", "transaction", "create"] = "process-message"
+    headers: dict[str, str] = {}
+    timeout: Duration = 30.0
+    tls: TLSConfig | None = None
+
+    _durations = field_validator("timeout", mode="before")(_duration)
+
+
+class SoapDestination(DestinationBase):
+    type: Literal["soap"]
+    wsdl: str  # URL or file of the partner's WSDL
+    service: str = ""  # "" with port "": the WSDL's first service and port
+    port: str = ""
+    operation: str  # takes the payload as its single string argument
+    timeout: Duration = 30.0
+    tls: TLSConfig | None = None
+
+    _durations = field_validator("timeout", mode="before")(_duration)
+
+
 Destination = Annotated[
-    MllpDestination | HttpDestination | DirectoryDestination, Field(discriminator="type")
+    MllpDestination | HttpDestination | DirectoryDestination | FhirDestination | SoapDestination,
+    Field(discriminator="type"),
 ]
 
 
@@ -311,6 +338,8 @@ def _resolve_paths(channel: ChannelConfig, base: Path) -> ChannelConfig:
             update["path"] = absolute(model.path)
         if isinstance(model, DirectorySource):
             update["receipts"] = absolute(model.receipts)
+        if isinstance(model, SoapDestination) and "://" not in model.wsdl:
+            update["wsdl"] = absolute(model.wsdl)  # a WSDL file beside the configuration
         tls = getattr(model, "tls", None)
         if tls is not None:
             update["tls"] = tls.model_copy(

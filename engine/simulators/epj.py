@@ -1,7 +1,8 @@
 """EPJ (hospital EHR) simulator: an MLLP server that answers HL7 ACKs.
 
-Fault injection for tests and the demo: answer AR to the first N messages, AE to
-messages containing a marker, delay every answer, or be down (not listening).
+Fault injection for tests and the demo (faults.py): answer AR to the first N messages or for
+T seconds, AE to messages containing a marker (or to all), delay every answer, or be down
+(`stop()`: not listening).
 It counts what it received by MSH-10 so duplicates are visible.
 """
 
@@ -20,13 +21,9 @@ from hl7.mllp import start_hl7_server
 
 from engine.formats.hl7v2 import HL7Error, parse
 from engine.receipts.hl7_ack import build_ack
+from engine.simulators.faults import Faults, FaultState
 
-
-@dataclass
-class Faults:
-    fail_first: int = 0  # answer AR (transient) to this many messages first
-    reject_marker: str = ""  # answer AE (fatal) to messages containing this text
-    delay: float = 0.0  # seconds before each answer
+__all__ = ["EpjSimulator", "Faults"]
 
 
 @dataclass
@@ -37,13 +34,14 @@ class EpjSimulator:
     received: Counter[str] = field(default_factory=Counter)  # MSH-10 → times accepted
     messages: list[bytes] = field(default_factory=list)
     _server: Any = None
-    _failed: int = 0
+    _state: FaultState = field(default_factory=FaultState)
     _connections: set[Any] = field(default_factory=set)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> EpjSimulator:
         self._server = await start_hl7_server(self._serve, self.host, self.port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
+        self._state.arm(self.faults)
         return self
 
     async def stop(self) -> None:
@@ -83,10 +81,10 @@ class EpjSimulator:
             message = parse(frame)
         except HL7Error as exc:
             return build_ack(frame, "AE", exc.reason, exc.code)
-        if self._failed < self.faults.fail_first:
-            self._failed += 1
+        decision = self._state.decide(self.faults, message.text)
+        if decision in ("down", "transient"):
             return build_ack(message, "AR", "EPJ temporarily unavailable", "207")
-        if self.faults.reject_marker and self.faults.reject_marker in message.text:
+        if decision == "fatal":
             return build_ack(message, "AE", "EPJ rejected the message", "207")
         self.received[message.get("MSH-10")] += 1
         self.messages.append(frame)
