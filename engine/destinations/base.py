@@ -15,6 +15,7 @@ class SendResult:
     verdict: Verdict  # ok | transient | fatal | unreachable
     detail: str = ""
     response: bytes | None = None
+    acknowledged: bool = False  # the answer is the partner's positive business receipt
 
 
 class Destination(Protocol):

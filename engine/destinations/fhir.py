@@ -88,7 +88,9 @@ def _acknowledgement(body: bytes, sent_id: str, http: str) -> SendResult | None:
         return SendResult(
             "transient", f"Acknowledgement names {verdict.refers_to!r}, we sent {sent_id!r}", body
         )
-    return SendResult(ACK_VERDICTS.get(code, "transient"), detail, body)  # type: ignore[arg-type]
+    outcome = ACK_VERDICTS.get(code, "transient")
+    # an ok Acknowledgement in the answer is the receipt itself: ACKNOWLEDGED at once
+    return SendResult(outcome, detail, body, acknowledged=outcome == "ok")  # type: ignore[arg-type]
 
 
 def _header_id(bundle: dict[str, Any]) -> str:

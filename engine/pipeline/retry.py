@@ -27,6 +27,7 @@ def decide(
     started_at: float,
     finished_at: float,
     response: bytes | None,
+    acknowledged: bool = False,
 ) -> Outcome:
     # An unreachable destination is the destination's problem, not the message's: the
     # attempt is recorded but does not count towards max_attempts.
@@ -43,6 +44,8 @@ def decide(
         response=response,
     )
     if verdict == "ok":
+        if acknowledged:  # the answer was the business receipt (a FHIR Acknowledgement)
+            outcome.status = DeliveryStatus.ACKNOWLEDGED
         return outcome
     if verdict == "fatal":
         outcome.status = DeliveryStatus.DEAD

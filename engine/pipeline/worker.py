@@ -112,7 +112,14 @@ class DestinationWorker:
             result = SendResult("transient", f"{type(exc).__name__}: {exc}")
         self._track_health(result)
         return decide(
-            self._policy, item, result.verdict, result.detail, started, time.time(), result.response
+            self._policy,
+            item,
+            result.verdict,
+            result.detail,
+            started,
+            time.time(),
+            result.response,
+            result.acknowledged,
         )
 
     def _track_health(self, result: SendResult) -> None:

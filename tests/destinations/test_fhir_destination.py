@@ -57,10 +57,11 @@ def delivery(engine, message_id: int = 1) -> dict:
         return message_detail(conn, message_id)["deliveries"][0]
 
 
-async def test_an_ok_acknowledgement_makes_the_delivery_sent(start_engine, municipality):
+async def test_an_ok_acknowledgement_makes_the_delivery_acknowledged(start_engine, municipality):
     engine = await start_engine(fhir_channel(municipality.base_url))
     await post(engine, CARE)
-    await eventually(lambda: delivery_count(engine, "SENT") == 1)
+    # the Acknowledgement in the answer is the business receipt: no SENT in between
+    await eventually(lambda: delivery_count(engine, "ACKNOWLEDGED") == 1)
     assert dict(municipality.received) == {HEADER_ID: 1}
     [sent] = municipality.messages
     assert sent == json.loads(CARE)
@@ -72,7 +73,7 @@ async def test_transient_error_is_retried_and_delivered_once(start_engine, munic
     municipality.faults = Faults(fail_first=2)
     engine = await start_engine(fhir_channel(municipality.base_url))
     await post(engine, CARE)
-    await eventually(lambda: delivery_count(engine, "SENT") == 1)
+    await eventually(lambda: delivery_count(engine, "ACKNOWLEDGED") == 1)
     assert municipality.received[HEADER_ID] == 1 and municipality.duplicates == 0
     outcomes = [a["outcome"] for a in delivery(engine)["attempt_log"]]
     assert outcomes == ["transient", "transient", "ok"]
@@ -83,7 +84,7 @@ async def test_a_down_mailbox_http_503_is_retried(start_engine, municipality):
     municipality.faults = Faults(down_for=0.3)
     engine = await start_engine(fhir_channel(municipality.base_url))
     await post(engine, CARE)
-    await eventually(lambda: delivery_count(engine, "SENT") == 1)
+    await eventually(lambda: delivery_count(engine, "ACKNOWLEDGED") == 1)
     log = delivery(engine)["attempt_log"]
     assert log[0]["outcome"] == "transient" and "HTTP 503" in log[0]["detail"]
     assert municipality.received[HEADER_ID] == 1
