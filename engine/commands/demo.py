@@ -5,25 +5,38 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
 from engine.commands.common import ConfigOption, console, fail, load, mask_cpr
-from engine.config import ChannelConfig, DirectorySource, EngineConfig, MllpDestination, MllpSource
+from engine.config import (
+    ChannelConfig,
+    DirectoryDestination,
+    DirectorySource,
+    EngineConfig,
+    FhirDestination,
+    MllpDestination,
+    MllpSource,
+)
 from engine.formats import hl7v2
 from engine.logs import configure
 from engine.receipts.hl7_ack import parse_ack
 from engine.runtime import Engine
 from engine.simulators.epj import EpjSimulator
+from engine.simulators.gp import GpSimulator
 from engine.simulators.mllp_client import send_all
+from engine.simulators.municipality import MunicipalitySimulator
 from engine.store.queries import SearchFilter, channel_summary, message_detail, search_messages
 from engine.store.schema import DeliveryStatus, deliveries, messages
 
 FIXTURES = "fixtures/hl7v2"  # beside engine.toml
+DEMO_CHANNELS = ("adt-from-epj", "lab-results", "referrals-in", "vans-inbox", "gp-receipts")
 FINAL = (
     DeliveryStatus.SENT,
     DeliveryStatus.ACKNOWLEDGED,
@@ -40,28 +53,57 @@ def demo(
     configure("warning")
     engine_config, channels = load(config)
     by_name = {c.name: c for c in channels}
-    missing = {"adt-from-epj", "lab-results", "referrals-in", "vans-inbox"} - set(by_name)
+    missing = set(DEMO_CHANNELS) - set(by_name)
     if missing:
         fail(f"the demo needs the channels {sorted(missing)} in {engine_config.channels_dir}")
     asyncio.run(_story(engine_config, by_name, outage))
 
 
 async def _story(config: EngineConfig, channels: dict[str, ChannelConfig], outage: float) -> None:
-    epj_port = next(
-        d.port for d in channels["lab-results"].destination if isinstance(d, MllpDestination)
-    )
-    epj = await EpjSimulator(port=epj_port).start()
+    partners = await _start_partners(channels)
     engine = Engine(config, list(channels.values()))
     await engine.start()
     started = time.time()
     try:
-        await _steps(engine, channels, epj, outage)
+        await _steps(engine, channels, partners.epj, outage)
         await _wait_until_delivered(engine, started, timeout=60)
-        _print_summary(engine, started, epj)
+        await _wait_for_receipts(engine, started, partners.gp_destination, timeout=15)
+        _print_summary(engine, started, partners)
         _print_patient_trail(engine, started, engine.config.path(FIXTURES) / "adt_a01_admit.hl7")
     finally:
         await engine.stop()
-        await epj.stop()
+        await partners.stop()
+
+
+@dataclass
+class Partners:
+    """The demo's partners: the EPJ (MLLP), the municipality (FHIR messaging), and a GP
+    system reading its VANS folder and writing receipts back."""
+
+    epj: EpjSimulator
+    municipality: MunicipalitySimulator
+    gp: GpSimulator
+    gp_destination: str  # the lab-results destination that writes to the GP's folder
+
+    async def stop(self) -> None:
+        await self.gp.stop()
+        await self.municipality.stop()
+        await self.epj.stop()
+
+
+async def _start_partners(channels: dict[str, ChannelConfig]) -> Partners:
+    lab = channels["lab-results"].destination
+    epj_port = next(d.port for d in lab if isinstance(d, MllpDestination))
+    gp_inbox = next(d for d in lab if isinstance(d, DirectoryDestination))
+    fhir = next(d for d in channels["adt-from-epj"].destination if isinstance(d, FhirDestination))
+    receipts = channels["gp-receipts"].source
+    assert isinstance(receipts, DirectorySource)
+    return Partners(
+        await EpjSimulator(port=epj_port).start(),
+        await MunicipalitySimulator(port=urlsplit(fhir.base_url).port or 80).start(),
+        await GpSimulator(Path(gp_inbox.path), Path(receipts.path), poll=0.5).start(),
+        gp_inbox.name,
+    )
 
 
 async def _steps(
@@ -150,7 +192,29 @@ async def _wait_until_delivered(engine: Engine, since: float, timeout: float) ->
     console.print("[yellow]some deliveries were still pending when the demo ended[/yellow]")
 
 
-def _print_summary(engine: Engine, since: float, epj: EpjSimulator) -> None:
+async def _wait_for_receipts(
+    engine: Engine, since: float, destination: str, timeout: float
+) -> None:
+    """Letters to the GP are SENT, then ACKNOWLEDGED when its receipt comes back."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.database.connect() as conn:
+            waiting = conn.execute(
+                select(func.count())
+                .select_from(deliveries)
+                .join(messages, messages.c.id == deliveries.c.message_id)
+                .where(
+                    messages.c.received_at >= since,
+                    deliveries.c.status == DeliveryStatus.SENT,
+                    deliveries.c.destination == destination,
+                )
+            ).scalar_one()
+        if waiting == 0:
+            return
+        await asyncio.sleep(0.25)
+
+
+def _print_summary(engine: Engine, since: float, partners: Partners) -> None:
     with engine.database.connect() as conn:
         summary = channel_summary(conn, since=since)
     table = Table(
@@ -159,6 +223,7 @@ def _print_summary(engine: Engine, since: float, epj: EpjSimulator) -> None:
         "filtered",
         "errors",
         "delivered",
+        "acknowledged",
         "retrying",
         "dead",
         title="Kanal demo: this run",
@@ -169,13 +234,20 @@ def _print_summary(engine: Engine, since: float, epj: EpjSimulator) -> None:
             str(counts.get("received", 0)),
             str(counts.get("message_filtered", 0)),
             str(counts.get("message_error", 0)),
-            str(counts.get("delivery_sent", 0)),
+            str(counts.get("delivery_sent", 0) + counts.get("delivery_acknowledged", 0)),
+            str(counts.get("delivery_acknowledged", 0)),
             str(counts.get("delivery_retrying", 0) + counts.get("delivery_queued", 0)),
             str(counts.get("delivery_dead", 0)),
         )
     console.print(table)
+    epj, municipality, gp = partners.epj, partners.municipality, partners.gp
     console.print(
         f"The EPJ simulator accepted {len(epj.received)} message(s), {epj.duplicates} duplicate(s)."
+    )
+    console.print(
+        f"The municipality acknowledged {len(municipality.received)} FHIR message(s), "
+        f"{municipality.duplicates} duplicate(s); the GP system receipted "
+        f"{len(gp.received)} letter(s)."
     )
     console.print(
         "See every message: [bold]kanal messages search[/bold]; one in full: "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -41,14 +40,18 @@ def test_demo_runs_and_reports_every_delivery(tmp_path):
         for line in result.stdout.splitlines()
         if line.startswith("│") and "-" in line.split("│")[1]
     }
-    assert {"adt-from-epj", "lab-results", "referrals-in", "vans-inbox"} <= set(rows)
+    assert {"adt-from-epj", "lab-results", "referrals-in", "vans-inbox", "gp-receipts"} <= set(rows)
     assert "still pending" not in result.stdout
     assert "The EPJ simulator accepted 3 message(s), 0 duplicate(s)." in result.stdout
     assert "Everything sent about patient 120352-****" in result.stdout
-    reports = sorted((tmp_path / "var" / "out" / "gp").glob("*-XRPT01.xml"))
+    # the GP system took both lab reports and receipted them: ACKNOWLEDGED
+    reports = sorted((tmp_path / "var" / "out" / "gp" / "done").glob("*-XRPT01.xml"))
     assert len(reports) == 2 and all(b"<StatisticalCode>XRPT01<" in r.read_bytes() for r in reports)
-    notifications = sorted((tmp_path / "var" / "out" / "municipality").glob("*.json"))
-    assert [json.loads(n.read_bytes())["resourceType"] for n in notifications] == ["Bundle"] * 2
+    # the municipality acknowledged both HospitalNotifications (FHIR messaging)
+    assert "The municipality acknowledged 2 FHIR message(s), 0 duplicate(s)" in result.stdout
+    assert "the GP system receipted 2 letter(s)" in result.stdout
+    lab = rows["lab-results"].split("│")
+    assert lab[5].strip() == "4" and lab[6].strip() == "2"  # delivered, acknowledged
     # the EDIFACT discharge letter: OIOXML for the municipality, a CTL03 for its sender
     [letter] = (tmp_path / "var" / "out" / "municipality").glob("*-XDIS01.xml")
     assert b"<StatisticalCode>XDIS01</StatisticalCode>" in letter.read_bytes()
