@@ -7,12 +7,12 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from engine.commands.common import ConfigOption, console, fail, load, mask_cpr
 from engine.config import (
@@ -177,41 +177,35 @@ async def _send(port: int, fixture: Path, control_suffix: str = "") -> str:
 
 
 async def _wait_until_delivered(engine: Engine, since: float, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with engine.database.connect() as conn:
-            open_count = conn.execute(
-                select(func.count())
-                .select_from(deliveries)
-                .join(messages, messages.c.id == deliveries.c.message_id)
-                .where(messages.c.received_at >= since, deliveries.c.status.not_in(FINAL))
-            ).scalar_one()
-        if open_count == 0:
-            return
-        await asyncio.sleep(0.25)
-    console.print("[yellow]some deliveries were still pending when the demo ended[/yellow]")
+    if not await _until_none(engine, since, deliveries.c.status.not_in(FINAL), timeout):
+        console.print("[yellow]some deliveries were still pending when the demo ended[/yellow]")
 
 
 async def _wait_for_receipts(
     engine: Engine, since: float, destination: str, timeout: float
 ) -> None:
     """Letters to the GP are SENT, then ACKNOWLEDGED when its receipt comes back."""
+    waiting = and_(
+        deliveries.c.status == DeliveryStatus.SENT, deliveries.c.destination == destination
+    )
+    await _until_none(engine, since, waiting, timeout)
+
+
+async def _until_none(engine: Engine, since: float, condition: Any, timeout: float) -> bool:
+    """Wait until no delivery of this run meets `condition`; False if time ran out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with engine.database.connect() as conn:
-            waiting = conn.execute(
+            count = conn.execute(
                 select(func.count())
                 .select_from(deliveries)
                 .join(messages, messages.c.id == deliveries.c.message_id)
-                .where(
-                    messages.c.received_at >= since,
-                    deliveries.c.status == DeliveryStatus.SENT,
-                    deliveries.c.destination == destination,
-                )
+                .where(messages.c.received_at >= since, condition)
             ).scalar_one()
-        if waiting == 0:
-            return
+        if count == 0:
+            return True
         await asyncio.sleep(0.25)
+    return False
 
 
 def _print_summary(engine: Engine, since: float, partners: Partners) -> None:
