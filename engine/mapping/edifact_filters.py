@@ -114,6 +114,17 @@ def oioxml_namespace(statistical_code: str, edifact_version: str) -> str:
     return DEFAULT_NAMESPACE
 
 
+def edifact_message_of(version_code: str) -> str:
+    """A MedCom version code's UNH message identifier without it: H0130R → MEDREF:D:93A:UN
+    (the catalogue's message types; receipts name the letters they answer this way)."""
+    code = version_code.removeprefix("X")
+    for kind in medcom.catalogue().types.values():
+        form = kind.edifact
+        if form is not None and code in form.all_version_codes:
+            return ":".join(p for p in (form.message, form.directory or "") if p)
+    raise ValueError(f"version code {version_code!r} is not in the MedCom catalogue")
+
+
 def _digits(value: str) -> str:
     text = value.strip()
     if not _DIGITS.match(text):
@@ -128,4 +139,5 @@ EDIFACT_FILTERS: dict[str, Callable[..., Any]] = {
     "edifact_text": edifact_text,
     "edifact_text_lines": edifact_text_lines,
     "oioxml_namespace": oioxml_namespace,
+    "edifact_message_of": edifact_message_of,
 }
