@@ -125,6 +125,12 @@ def edifact_message_of(version_code: str) -> str:
     raise ValueError(f"version code {version_code!r} is not in the MedCom catalogue")
 
 
+def base64_lines(value: str, width: int = 76) -> str:
+    """Base64 in lines of `width` characters (MIME's 76, as MedCom's XBIN01 carries it)."""
+    text = "".join(value.split())
+    return "\n".join(text[i : i + width] for i in range(0, len(text), width))
+
+
 def _digits(value: str) -> str:
     text = value.strip()
     if not _DIGITS.match(text):
@@ -140,4 +146,5 @@ EDIFACT_FILTERS: dict[str, Callable[..., Any]] = {
     "edifact_text_lines": edifact_text_lines,
     "oioxml_namespace": oioxml_namespace,
     "edifact_message_of": edifact_message_of,
+    "base64_lines": base64_lines,
 }

@@ -51,6 +51,8 @@ class RuleSpec(BaseModel):
     lines: bool = False  # with for_each: each line of each item's text is an item
     # with for_each: each item's text as MedCom EDIFACT free text, five lines to an item
     split: Literal["", "medcom-text"] = ""
+    # XML targets with a line_break element: false keeps newlines as they are (base64)
+    line_breaks: bool = True
     via: str = ""
     value: str = ""
     when: str = ""
@@ -265,7 +267,10 @@ class RulesMapping(MappingBase):
             return
         if rule.spec.as_type != "string":
             value = _typed(str(value), rule.spec.as_type)
-        target.set(rule.spec.to, value)
+        if rule.spec.line_breaks:
+            target.set(rule.spec.to, value)
+        else:
+            target.set(rule.spec.to, value, line_breaks=False)
 
     @staticmethod
     def _render(computed: Computed, scope: Scope, item: SourceDoc, **extra: Any) -> str:

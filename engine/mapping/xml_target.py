@@ -46,7 +46,8 @@ class XmlTarget:
         self._shared = _Shared() if shared is None else shared
         self._where = (namespace, tuple(sorted(namespaces.items())))
 
-    def set(self, path: str, value: str) -> None:
+    def set(self, path: str, value: str, line_breaks: bool = True) -> None:
+        """`line_breaks = False`: newlines stay newlines (base64 lines, say), not `<Break/>`."""
         steps = _compiled(path, *self._where)
         parent = self._walk(steps[:-1], path)
         attribute, tag, index, _ = steps[-1]
@@ -54,7 +55,7 @@ class XmlTarget:
             parent.set(tag, value)
             return
         element = self._element(parent, tag, index)
-        if self.line_break and "\n" in value:
+        if line_breaks and self.line_break and "\n" in value:
             _with_breaks(element, value, _qname(self.line_break, self.namespace, self.namespaces))
         else:
             element.text = value

@@ -70,9 +70,10 @@ def from_tree(root: etree._Element) -> bytes:
     out: list[bytes] = [UNA.encode() + b"\r\n"]
     encode = codec or "iso-8859-1"
     for tag, values, binary in _segments(root, message=""):
-        out.append(_write(tag, values).encode(encode) + b"'\r\n")
-        if binary is not None:
-            out.append(binary)
+        if binary is None:
+            out.append(_write(tag, values).encode(encode) + b"'\r\n")
+        else:  # the object's bytes follow UNO's terminator at once: a line break would be data
+            out.append(_write(tag, values).encode(encode) + b"'" + binary)
     return b"".join(out)
 
 
