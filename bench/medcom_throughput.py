@@ -130,7 +130,8 @@ def families(seconds: float) -> list[dict[str, Any]]:
         )
         print(
             f"{family:<18}{len(inputs):>4} inputs {engine_rate:>10.0f}/s   "
-            f"{baseline_name:<14}{baseline_rate:>10.0f}/s   cost {baseline_rate / engine_rate:5.1f}x"
+            f"{baseline_name:<14}{baseline_rate:>10.0f}/s   "
+            f"cost {baseline_rate / engine_rate:5.1f}x"
         )
     return rows
 
