@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test servers lint format bench clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,12 @@ $(INSTALLED): pyproject.toml
 run: $(INSTALLED)
 	$(BIN)/kanal demo
 
-test: $(INSTALLED) lint
+test: $(INSTALLED) servers lint
 	$(BIN)/python -m pytest
+
+# RabbitMQ and PostgreSQL from Debian's packages: the tests start private ones on loopback
+servers:
+	scripts/install-servers
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check engine tests bench

@@ -170,8 +170,27 @@ class SoapDestination(DestinationBase):
     _durations = field_validator("timeout", mode="before")(_duration)
 
 
+class AmqpDestination(DestinationBase):
+    type: Literal["amqp"]
+    url: str = Field(pattern=r"^amqps?://")  # amqps:// (or a `tls` table) for TLS
+    exchange: str = ""  # "": the default exchange, where the routing key names a queue
+    routing_key: str = ""  # a template over `msg`, e.g. "medcom.{{ msg.type | lower }}"
+    # A message that no queue takes is returned by the broker and retried (never dropped)
+    mandatory: bool = True
+    headers: dict[str, str] = {}
+    timeout: Duration = 30.0
+    tls: TLSConfig | None = None
+
+    _durations = field_validator("timeout", mode="before")(_duration)
+
+
 Destination = Annotated[
-    MllpDestination | HttpDestination | DirectoryDestination | FhirDestination | SoapDestination,
+    MllpDestination
+    | HttpDestination
+    | DirectoryDestination
+    | FhirDestination
+    | SoapDestination
+    | AmqpDestination,
     Field(discriminator="type"),
 ]
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import socket
+import os
+import subprocess
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.config import load_channels, load_engine_config
+from engine.devservers.ports import free_port as free_port  # re-exported to the tests
+from engine.devservers.rabbitmq import RabbitMQ, ServerUnavailable, TlsFiles
 from engine.runtime import Engine
 from engine.simulators.epj import EpjSimulator
 from engine.store.schema import deliveries, messages
@@ -49,6 +52,52 @@ async def epj() -> AsyncIterator[EpjSimulator]:
     simulator = await EpjSimulator().start()
     yield simulator
     await simulator.stop()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory, certificate) -> Iterator[RabbitMQ]:
+    """A private RabbitMQ node on loopback (plain and TLS listeners) for the whole run."""
+    cert, key = certificate
+    folder = tmp_path_factory.mktemp("rabbitmq")
+    try:
+        server = RabbitMQ(folder, tls=TlsFiles(cert=cert, key=key, ca=cert))
+    except ServerUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{exc} (CI never skips server tests)")
+        pytest.skip(str(exc))
+    server.start()
+    yield server
+    server.close()
 
 
 EngineFactory = Callable[..., Any]
@@ -123,9 +172,3 @@ def to_directory(name: str, path: Path | str, **keys: str) -> str:
 def _destination(name: str, kind: str, where: str, keys: dict[str, str]) -> str:
     extra = "".join(f"{key} = {value}\n" for key, value in keys.items())
     return f'[[destination]]\nname = "{name}"\ntype = "{kind}"\n{where}\n{extra}'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

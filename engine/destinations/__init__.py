@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from engine.config import (
+    AmqpDestination,
     DirectoryDestination,
     FhirDestination,
     HttpDestination,
     MllpDestination,
     SoapDestination,
 )
+from engine.destinations.amqp import AmqpSender
 from engine.destinations.base import Destination, SendResult
 from engine.destinations.directory import DirectorySender
 from engine.destinations.fhir import FhirSender
@@ -24,7 +26,8 @@ def open_destination(
     | HttpDestination
     | DirectoryDestination
     | FhirDestination
-    | SoapDestination,
+    | SoapDestination
+    | AmqpDestination,
 ) -> Destination:
     if isinstance(config, MllpDestination):
         return MllpSender(config)
@@ -34,4 +37,6 @@ def open_destination(
         return FhirSender(config)
     if isinstance(config, SoapDestination):
         return SoapSender(config)
+    if isinstance(config, AmqpDestination):
+        return AmqpSender(config)
     return DirectorySender(config)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-import subprocess
 
 import httpx
 import pytest
@@ -11,36 +10,6 @@ from conftest import delivery_count, eventually, free_port, hl7
 
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import MllpClient
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return str(cert), str(key)
 
 
 async def test_tls_source_destination_and_api(start_engine, certificate, tmp_path):

@@ -1,0 +1,1 @@
+"""Throwaway servers from Debian's packages, started on loopback for tests and benchmarks."""

@@ -1,0 +1,11 @@
+"""A free TCP port on loopback, for servers that must be told their port up front."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
