@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 from sqlalchemy import update
@@ -27,11 +27,15 @@ from engine.store.writer import Writer
 log = structlog.get_logger("kanal.engine")
 
 STOP_TIMEOUT = 10.0
+# receiver: sources, the API and the store's writer; worker: delivery workers and receipt
+# watch; all: both in one process. Several processes of either role share one store.
+Role = Literal["all", "receiver", "worker"]
 
 
 class Engine:
-    def __init__(self, config: EngineConfig, channels: list[ChannelConfig]):
+    def __init__(self, config: EngineConfig, channels: list[ChannelConfig], role: Role = "all"):
         self.config = config
+        self.role = role
         self.channels = {c.name: c for c in channels if c.channel.enabled}
         self.database = open_database(config.store_url, synchronous=config.store.sqlite_synchronous)
         self.writer = Writer(
@@ -63,18 +67,21 @@ class Engine:
 
     async def start(self) -> None:
         await asyncio.to_thread(migrate, self.database)
-        if self.database.dialect.name == "sqlite":
-            # SQLite means one engine process: claims left by a killed run are ours to retake.
+        if self.database.dialect.name == "sqlite" and self.role == "all":
+            # SQLite with one process: claims left by a killed run are ours to retake. (Other
+            # set-ups wait for the lease to run out: the claimer may still be alive.)
             await asyncio.to_thread(self._release_stale_claims)
         self._spawn(self.writer.run(), "writer")
-        self._start_workers()
-        watch = ReceiptWatch(self.database, list(self.channels.values()), self._notify)
-        if watch.needed:
-            self._spawn(watch.run(), "receipt watch")
-        await self._start_sources()
-        if self.config.api.enabled:
-            await self._start_api()
-        log.info("engine.started", channels=len(self.channels))
+        if self.role in ("all", "worker"):
+            self._start_workers()
+            watch = ReceiptWatch(self.database, list(self.channels.values()), self._notify)
+            if watch.needed:
+                self._spawn(watch.run(), "receipt watch")
+        if self.role in ("all", "receiver"):
+            await self._start_sources()
+            if self.config.api.enabled:
+                await self._start_api()
+        log.info("engine.started", channels=len(self.channels), role=self.role)
 
     def _release_stale_claims(self) -> None:
         with self.database.begin() as conn:

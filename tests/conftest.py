@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
+import sys
 import textwrap
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +17,11 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.config import load_channels, load_engine_config
+from engine.devservers import ServerUnavailable
 from engine.devservers.ports import free_port as free_port  # re-exported to the tests
-from engine.devservers.rabbitmq import RabbitMQ, ServerUnavailable, TlsFiles
-from engine.runtime import Engine
+from engine.devservers.postgres import PostgreSQL
+from engine.devservers.rabbitmq import RabbitMQ, TlsFiles
+from engine.runtime import Engine, Role
 from engine.simulators.epj import EpjSimulator
 from engine.store.schema import deliveries, messages
 
@@ -89,15 +94,35 @@ def rabbitmq(tmp_path_factory, certificate) -> Iterator[RabbitMQ]:
     """A private RabbitMQ node on loopback (plain and TLS listeners) for the whole run."""
     cert, key = certificate
     folder = tmp_path_factory.mktemp("rabbitmq")
+    server = available(lambda: RabbitMQ(folder, tls=TlsFiles(cert=cert, key=key, ca=cert)))
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgreSQL]:
+    """A private PostgreSQL cluster on loopback for the whole run."""
+    server = available(PostgreSQL)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgreSQL, request: pytest.FixtureRequest) -> str:
+    """A fresh database for one test."""
+    return postgres.create_database(f"t{uuid.uuid4().hex[:16]}")
+
+
+def available(make: Callable[[], Any]) -> Any:
+    """The server, or skip (fail under CI=true) when its package is missing."""
     try:
-        server = RabbitMQ(folder, tls=TlsFiles(cert=cert, key=key, ca=cert))
+        return make()
     except ServerUnavailable as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{exc} (CI never skips server tests)")
         pytest.skip(str(exc))
-    server.start()
-    yield server
-    server.close()
 
 
 EngineFactory = Callable[..., Any]
@@ -108,10 +133,10 @@ async def start_engine(tmp_path: Path) -> AsyncIterator[EngineFactory]:
     """Start an engine from channel TOML snippets; stopped at the end of the test."""
     engines: list[Engine] = []
 
-    async def start(channels: dict[str, str], engine_toml: str = "") -> Engine:
+    async def start(channels: dict[str, str], engine_toml: str = "", role: Role = "all") -> Engine:
         config_path = write_config(tmp_path, channels, engine_toml)
         config = load_engine_config(config_path)
-        engine = Engine(config, load_channels(config.channels_dir, config.base_dir))
+        engine = Engine(config, load_channels(config.channels_dir, config.base_dir), role)
         await engine.start()
         engines.append(engine)
         return engine
@@ -119,6 +144,35 @@ async def start_engine(tmp_path: Path) -> AsyncIterator[EngineFactory]:
     yield start
     for engine in engines:
         await engine.stop()
+
+
+async def start_engine_process(
+    config: Path, port: int | None, role: str = "all"
+) -> asyncio.subprocess.Process:
+    """`kanal run` as a child process; returns once it listens on `port` (if given)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "engine",
+        "run",
+        "--config",
+        str(config),
+        "--log-level",
+        "error",
+        "--role",
+        role,
+        cwd=config.parent,
+    )
+    if port is None:
+        return process
+    async with asyncio.timeout(30):
+        while True:
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                return process
+            assert process.returncode is None, "the engine exited during start-up"
+            await asyncio.sleep(0.1)
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -6,38 +6,22 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import eventually, free_port, hl7, mllp_in, to_mllp, write_config
+from conftest import (
+    eventually,
+    free_port,
+    hl7,
+    mllp_in,
+    start_engine_process,
+    to_mllp,
+    write_config,
+)
 
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import MllpClient
 
 pytestmark = pytest.mark.slow
-
-
-async def start_engine_process(config: Path, port: int) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "engine",
-        "run",
-        "--config",
-        str(config),
-        "--log-level",
-        "error",
-        cwd=config.parent,
-    )
-    async with asyncio.timeout(30):
-        while True:
-            with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                return process
-            assert process.returncode is None, "the engine exited during start-up"
-            await asyncio.sleep(0.1)
 
 
 async def sender(port: int, prefix: str, acked: list[str], stop: asyncio.Event) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -14,16 +15,28 @@ from engine.logs import configure
 from engine.runtime import Engine
 
 
+class RoleOption(StrEnum):
+    """What this process does; several processes of any role share one store."""
+
+    all = "all"
+    receiver = "receiver"
+    worker = "worker"
+
+
 def run(
     config: ConfigOption = "engine.toml",  # type: ignore[assignment]
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
     log_json: Annotated[bool, typer.Option(help="JSON log lines")] = False,
+    role: Annotated[
+        RoleOption,
+        typer.Option(help="receiver (sources, API), worker (deliveries) or all"),
+    ] = RoleOption.all,
 ) -> None:
     """Start listeners, routing, delivery workers and the API."""
     configure(log_level, log_json)
     engine_config, channels = load(config)
     try:
-        engine = Engine(engine_config, channels)
+        engine = Engine(engine_config, channels, role=role.value)
     except ConfigError as exc:
         fail(str(exc))
     asyncio.run(_serve(engine))

@@ -14,14 +14,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.devservers import ServerUnavailable
 from engine.devservers.ports import free_port
 
 SCRIPTS = Path("/usr/lib/rabbitmq/bin")
 START_TIMEOUT = 90.0
-
-
-class ServerUnavailable(Exception):
-    """The server's package is not installed (scripts/install-servers installs it)."""
 
 
 @dataclass

@@ -1,0 +1,128 @@
+"""Several processes on one PostgreSQL store (the sql queue backend, claims with
+SKIP LOCKED): a receiver and two workers; a worker killed with SIGKILL mid-load; the
+database restarted mid-load. Nothing acknowledged is lost, duplicates are counted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+
+import pytest
+from conftest import (
+    eventually,
+    free_port,
+    hl7,
+    mllp_in,
+    start_engine_process,
+    to_mllp,
+    write_config,
+)
+
+from engine.receipts.hl7_ack import parse_ack
+from engine.simulators.mllp_client import MllpClient
+
+pytestmark = pytest.mark.slow
+
+RETRY = '{ initial = "100ms", max = "500ms", jitter = 0 }'
+
+
+def store_toml(url: str, lease: str = "2s") -> str:
+    return f"""
+[api]
+enabled = false
+[store]
+url = "{url}"
+[queue]
+poll = "100ms"
+lease = "{lease}"
+"""
+
+
+async def send_counting(port: int, prefix: str, count: int, acked: list[str]) -> dict[str, int]:
+    """Send `count` messages one by one; record each AA; count the other answers."""
+    answers: dict[str, int] = {}
+    async with MllpClient("127.0.0.1", port, timeout=30) as client:
+        for i in range(count):
+            control_id = f"{prefix}-{i:05d}"
+            code, echoed, _ = parse_ack(await client.exchange(hl7(control_id)))
+            answers[code] = answers.get(code, 0) + 1
+            if code == "AA" and echoed == control_id:
+                acked.append(control_id)
+    return answers
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 20)
+
+
+async def test_two_workers_share_the_store_and_a_killed_one_loses_nothing(
+    tmp_path, epj, postgres_url
+):
+    port = free_port()
+    channels = mllp_in("adt", to_mllp("epj", epj.port, retry=RETRY, batch="20"), port=port)
+    config = write_config(tmp_path, channels, store_toml(postgres_url))
+    receiver = await start_engine_process(config, port, role="receiver")
+    workers = [await start_engine_process(config, None, role="worker") for _ in range(2)]
+    acked: list[str] = []
+    try:
+        first = asyncio.create_task(send_counting(port, "A", 600, acked))
+        await eventually(lambda: len(epj.received) >= 100, timeout=60)
+        os.kill(workers[0].pid, signal.SIGKILL)  # mid-load: its claimed batch is in flight
+        await workers[0].wait()
+        await first
+        await send_counting(port, "B", 200, acked)  # the survivor carries on alone
+
+        assert len(acked) == 800
+        await eventually(lambda: set(acked) <= set(epj.received), timeout=60)
+        # A killed worker's claims come back when their lease runs out, so what it had
+        # sent but not yet recorded goes out again: at most one claimed batch.
+        assert epj.duplicates <= 20, f"{epj.duplicates} duplicates"
+    finally:
+        for process in (receiver, *workers):
+            await stop_process(process)
+
+
+async def test_a_database_restart_mid_load_loses_nothing_acknowledged(
+    tmp_path, epj, postgres, postgres_url
+):
+    port = free_port()
+    channels = mllp_in("adt", to_mllp("epj", epj.port, retry=RETRY), port=port)
+    config = write_config(tmp_path, channels, store_toml(postgres_url))
+    engine = await start_engine_process(config, port)
+    acked: list[str] = []
+    answers: dict[str, int] = {}
+
+    async def keep_sending(prefix: str, stop: asyncio.Event) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError, TimeoutError):
+            async with MllpClient("127.0.0.1", port, timeout=30) as client:
+                for i in range(100_000):
+                    if stop.is_set():
+                        return
+                    control_id = f"{prefix}-{i:05d}"
+                    code, echoed, _ = parse_ack(await client.exchange(hl7(control_id)))
+                    answers[code] = answers.get(code, 0) + 1
+                    if code == "AA" and echoed == control_id:
+                        acked.append(control_id)
+
+    stop = asyncio.Event()
+    senders = [asyncio.create_task(keep_sending(f"C{c}", stop)) for c in range(3)]
+    try:
+        await eventually(lambda: len(acked) >= 100, timeout=60)
+        await asyncio.to_thread(postgres.stop, "immediate")  # as if the database crashed
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(postgres.start)
+        before = len(acked)
+        await eventually(lambda: len(acked) >= before + 100, timeout=60)  # taking messages again
+        stop.set()
+        await asyncio.gather(*senders)
+
+        await eventually(lambda: set(acked) <= set(epj.received), timeout=60)
+        assert answers.get("AR", 0) > 0, "the outage was not noticed by the senders"
+        assert epj.duplicates == 0
+    finally:
+        stop.set()
+        await stop_process(engine)
