@@ -242,12 +242,15 @@ class StoreSection(Strict):
 
 
 class QueueSection(Strict):
-    backend: Literal["sql"] = "sql"
-    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    # sql: workers claim from the store; rabbitmq: RabbitMQ tells workers what to claim
+    backend: Literal["sql", "rabbitmq"] = "sql"
+    url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/%2F", pattern=r"^amqps?://")
     lease: Duration = 60.0  # a claimed delivery returns to the queue if not finished in time
     poll: Duration = 0.5
+    # rabbitmq: deliveries overdue this long are claimed from the store (a lost notice)
+    sweep: Duration = 60.0
 
-    _durations = field_validator("lease", "poll", mode="before")(_duration)
+    _durations = field_validator("lease", "poll", "sweep", mode="before")(_duration)
 
 
 class ApiSection(Strict):

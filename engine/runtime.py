@@ -11,12 +11,16 @@ from sqlalchemy import update
 if TYPE_CHECKING:
     from engine.api.server import EmbeddedServer
 from engine.alerts import Alerts
-from engine.config import ChannelConfig, DirectorySource, EngineConfig, MllpSource
+from engine.config import ChannelConfig, Destination, DirectorySource, EngineConfig, MllpSource
 from engine.destinations import open_destination
+from engine.pipeline.claims import ClaimSource, NoticeClaims, StoreClaims
+from engine.pipeline.items import ClaimRequest
 from engine.pipeline.receipt_watch import ReceiptWatch
 from engine.pipeline.receive import Receiver
 from engine.pipeline.router import Router, compile_channel
 from engine.pipeline.worker import DestinationWorker
+from engine.queue.consumer import NoticeConsumer
+from engine.queue.publisher import NoticePublisher
 from engine.sources.directory import DirectoryPoller
 from engine.sources.mllp import MllpListener
 from engine.store import batches
@@ -45,6 +49,7 @@ class Engine:
                 "outcome": batches.record_outcomes,
                 "release": batches.release_deliveries,
                 "claim": batches.claim_deliveries,
+                "states": batches.delivery_states,
             },
             max_batch=config.store.commit_batch,
             lazy=frozenset({"outcome", "release"}),
@@ -55,15 +60,27 @@ class Engine:
         }
         self.workers: dict[tuple[str, str], DestinationWorker] = {}
         self.alerts = Alerts(config.alerts)
-        self.receiver = Receiver(self.writer, Router(plans), self._notify)
+        self.publisher = NoticePublisher(config.queue.url) if self._uses_broker else None
+        self.receiver = Receiver(self.writer, Router(plans), self._announce)
         self.listeners: dict[str, MllpListener] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._api_server: EmbeddedServer | None = None
+
+    @property
+    def _uses_broker(self) -> bool:
+        return self.config.queue.backend == "rabbitmq"
 
     def _notify(self, channel: str, destination: str) -> None:
         worker = self.workers.get((channel, destination))
         if worker is not None:
             worker.notify()
+
+    async def _announce(self, stored: list[tuple[str, str, int]]) -> None:
+        """Deliveries just committed: a notice each on RabbitMQ (confirmed), or a local wake."""
+        if self.publisher is not None:
+            await self.publisher.publish([(c, d, did, 0.0) for c, d, did in stored])
+        for channel, destination, _ in stored:
+            self._notify(channel, destination)
 
     async def start(self) -> None:
         await asyncio.to_thread(migrate, self.database)
@@ -101,12 +118,24 @@ class Engine:
                     destination.retry,
                     self.writer,
                     self.config.queue,
-                    destination.batch,
-                    ordered=bool(destination.order_by),
+                    self._claims(channel.name, destination),
                     alerts=self.alerts,
                 )
                 self.workers[(channel.name, destination.name)] = worker
                 self._spawn(worker.run(), f"worker {channel.name}/{destination.name}")
+
+    def _claims(self, channel: str, destination: Destination) -> ClaimSource:
+        queue = self.config.queue
+        request = ClaimRequest(
+            channel, destination.name, destination.batch, queue.lease, bool(destination.order_by)
+        )
+        # Ordered destinations claim from the store: a notice cannot wait for its key.
+        if self.publisher is None or request.ordered:
+            return StoreClaims(self.writer, request, queue.poll)
+        # twice the batch: the next batch arrives while the last one is being settled
+        consumer = NoticeConsumer(queue.url, channel, destination.name, 2 * destination.batch)
+        consumer.start()
+        return NoticeClaims(self.writer, request, consumer, self.publisher, queue.poll, queue.sweep)
 
     async def _start_sources(self) -> None:
         for channel in self.channels.values():
@@ -157,6 +186,8 @@ class Engine:
         if stuck:  # a stop must end even if a task ignores its cancellation
             log.error("engine.stop_timeout", tasks=sorted(t.get_name() for t in stuck))
         await self.alerts.drain()
+        if self.publisher is not None:
+            await self.publisher.close()
         self.database.dispose()
 
 

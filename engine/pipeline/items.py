@@ -51,6 +51,8 @@ class ClaimRequest:
     limit: int
     lease: float
     ordered: bool = False  # hold back a delivery while an earlier one with its key is open
+    ids: tuple[int, ...] = ()  # only these deliveries (the rabbitmq backend's notices)
+    grace: float = 0.0  # only deliveries overdue by this long (the rabbitmq backend's sweep)
 
 
 @dataclass(slots=True)

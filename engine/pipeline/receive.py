@@ -8,7 +8,7 @@ acknowledge what the store does not hold.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from engine.formats.sniff import Parsed, parse_messages
@@ -19,6 +19,9 @@ from engine.store.batches import Stored
 from engine.store.medcom import MEDCOM_FORMATS
 from engine.store.schema import MessageStatus
 from engine.store.writer import Writer
+
+# After the commit and before any acknowledgement: make the new deliveries known
+Announce = Callable[[list[tuple[str, str, int]]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -35,10 +38,10 @@ class Receipt:
 
 
 class Receiver:
-    def __init__(self, writer: Writer, router: Router, notify: Callable[[str, str], None]):
+    def __init__(self, writer: Writer, router: Router, announce: Announce):
         self._writer = writer
         self._router = router
-        self._notify = notify  # (channel, destination) has new work
+        self._announce = announce  # (channel, destination, delivery id) are queued
 
     async def receive(self, channel: str, raw: bytes, origin: str) -> list[Receipt]:
         """Parse, route, commit (raises StoreUnavailable if the store cannot)."""
@@ -52,10 +55,14 @@ class Receiver:
             if item.error is None and p.meta.format in MEDCOM_FORMATS:
                 item.acknowledges = read_receipt(p)
         stored: list[Stored] = await self._writer.submit_many("receive", incoming)
-        for item in incoming:
-            if item.route is not None:
-                for delivery in item.route.deliveries:
-                    self._notify(channel, delivery.destination)
+        await self._announce(
+            [
+                (channel, delivery.destination, delivery_id)
+                for item, s in zip(incoming, stored, strict=True)
+                if item.route is not None and s.delivery_ids
+                for delivery, delivery_id in zip(item.route.deliveries, s.delivery_ids, strict=True)
+            ]
+        )
         return [
             Receipt(s.message_id, p, i.error, s.first_received_at or now, s.duplicate_of)
             for s, p, i in zip(stored, parsed, incoming, strict=True)

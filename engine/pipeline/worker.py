@@ -8,7 +8,6 @@ the worker moves on to the next. Only an unreachable destination pauses its work
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 import structlog
@@ -16,7 +15,8 @@ import structlog
 from engine.alerts import Alerts
 from engine.config import QueueSection, RetryPolicy
 from engine.destinations import Destination, SendResult
-from engine.pipeline.items import Claimed, ClaimRequest, Outcome
+from engine.pipeline.claims import ClaimSource
+from engine.pipeline.items import Claimed, Outcome
 from engine.pipeline.retry import backoff, decide
 from engine.store.writer import StoreUnavailable, Writer
 
@@ -32,17 +32,15 @@ class DestinationWorker:
         policy: RetryPolicy,
         writer: Writer,
         queue: QueueSection,
-        batch: int,
-        ordered: bool = False,
+        source: ClaimSource,
         alerts: Alerts | None = None,
     ):
         self.channel, self.name = channel, name
         self._lanes = lanes  # one connection each, sending in parallel
         self._policy = policy
         self._writer = writer
-        self._claim = ClaimRequest(channel, name, batch, queue.lease, ordered)
+        self._source = source
         self._poll = queue.poll
-        self._wake = asyncio.Event()
         self._outages = 0  # consecutive unreachable attempts, for the pause length
         self._alerts = alerts
         self._failures = 0  # consecutive failed attempts (not the message's fault)
@@ -53,27 +51,28 @@ class DestinationWorker:
 
     def notify(self) -> None:
         """New work was queued for this destination."""
-        self._wake.set()
+        self._source.notify()
 
     async def run(self) -> None:
         try:
             while True:
-                self._wake.clear()
                 try:
-                    claimed: list[Claimed] = await self._writer.submit("claim", self._claim)
+                    claimed = await self._source.claim()
                 except StoreUnavailable:
                     await asyncio.sleep(self._poll)
                     continue
-                if not claimed:
-                    await self._settle_recording()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._poll):
-                            await self._wake.wait()
-                    continue
                 # Outcomes of the previous batch commit while this one was being claimed.
                 await self._settle_recording()
+                try:
+                    await self._source.finished()
+                except StoreUnavailable as exc:  # its notices come back from the broker
+                    log.warning("worker.settle_failed", destination=self.name, error=str(exc))
+                if not claimed:
+                    await self._source.idle()
+                    continue
                 await self._deliver_batch(claimed)
         finally:
+            await self._source.close()
             for lane in self._lanes:
                 await lane.close()
 

@@ -202,6 +202,7 @@ def claim_deliveries(conn: Connection, requests: list[ClaimRequest]) -> list[lis
 def _claim(conn: Connection, request: ClaimRequest) -> list[Claimed]:
     """Take due deliveries (or ones whose lease ran out) for one destination, oldest first."""
     now = time.time()
+    overdue = now - request.grace
     due = (
         select(deliveries.c.id)
         .where(
@@ -210,14 +211,19 @@ def _claim(conn: Connection, request: ClaimRequest) -> list[Claimed]:
             or_(
                 and_(
                     deliveries.c.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.RETRYING]),
-                    deliveries.c.next_attempt_at <= now,
+                    deliveries.c.next_attempt_at <= overdue,
                 ),
-                and_(deliveries.c.status == DeliveryStatus.SENDING, deliveries.c.lease_until < now),
+                and_(
+                    deliveries.c.status == DeliveryStatus.SENDING,
+                    deliveries.c.lease_until < overdue,
+                ),
             ),
         )
         .order_by(deliveries.c.id)
         .limit(request.limit)
     )
+    if request.ids:
+        due = due.where(deliveries.c.id.in_(request.ids))
     if request.ordered:
         due = due.where(_first_open_of_its_key(request))
     if conn.dialect.name == "postgresql":
@@ -355,6 +361,21 @@ def record_outcomes(conn: Connection, outcomes: list[Outcome]) -> list[None]:
         ],
     )
     return [None] * len(outcomes)
+
+
+def delivery_states(conn: Connection, requests: list[list[int]]) -> list[dict[int, Any]]:
+    """Each delivery's status, when it is due and its lease, by id (for notices)."""
+    wanted = {did for ids in requests for did in ids}
+    rows = conn.execute(
+        select(
+            deliveries.c.id,
+            deliveries.c.status,
+            deliveries.c.next_attempt_at,
+            deliveries.c.lease_until,
+        ).where(deliveries.c.id.in_(wanted))
+    ).all()
+    found = {row.id: row for row in rows}
+    return [{did: found[did] for did in ids if did in found} for ids in requests]
 
 
 def release_deliveries(conn: Connection, delivery_ids: list[int]) -> list[None]:

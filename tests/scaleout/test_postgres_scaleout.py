@@ -5,7 +5,6 @@ database restarted mid-load. Nothing acknowledged is lost, duplicates are counte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 
@@ -13,15 +12,12 @@ import pytest
 from conftest import (
     eventually,
     free_port,
-    hl7,
     mllp_in,
     start_engine_process,
     to_mllp,
     write_config,
 )
-
-from engine.receipts.hl7_ack import parse_ack
-from engine.simulators.mllp_client import MllpClient
+from loadgen import keep_sending, send_counting, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -38,25 +34,6 @@ url = "{url}"
 poll = "100ms"
 lease = "{lease}"
 """
-
-
-async def send_counting(port: int, prefix: str, count: int, acked: list[str]) -> dict[str, int]:
-    """Send `count` messages one by one; record each AA; count the other answers."""
-    answers: dict[str, int] = {}
-    async with MllpClient("127.0.0.1", port, timeout=30) as client:
-        for i in range(count):
-            control_id = f"{prefix}-{i:05d}"
-            code, echoed, _ = parse_ack(await client.exchange(hl7(control_id)))
-            answers[code] = answers.get(code, 0) + 1
-            if code == "AA" and echoed == control_id:
-                acked.append(control_id)
-    return answers
-
-
-async def stop_process(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 20)
 
 
 async def test_two_workers_share_the_store_and_a_killed_one_loses_nothing(
@@ -90,26 +67,15 @@ async def test_a_database_restart_mid_load_loses_nothing_acknowledged(
     tmp_path, epj, postgres, postgres_url
 ):
     port = free_port()
-    channels = mllp_in("adt", to_mllp("epj", epj.port, retry=RETRY), port=port)
+    channels = mllp_in("adt", to_mllp("epj", epj.port, retry=RETRY, batch="20"), port=port)
     config = write_config(tmp_path, channels, store_toml(postgres_url))
     engine = await start_engine_process(config, port)
     acked: list[str] = []
     answers: dict[str, int] = {}
-
-    async def keep_sending(prefix: str, stop: asyncio.Event) -> None:
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError, TimeoutError):
-            async with MllpClient("127.0.0.1", port, timeout=30) as client:
-                for i in range(100_000):
-                    if stop.is_set():
-                        return
-                    control_id = f"{prefix}-{i:05d}"
-                    code, echoed, _ = parse_ack(await client.exchange(hl7(control_id)))
-                    answers[code] = answers.get(code, 0) + 1
-                    if code == "AA" and echoed == control_id:
-                        acked.append(control_id)
-
     stop = asyncio.Event()
-    senders = [asyncio.create_task(keep_sending(f"C{c}", stop)) for c in range(3)]
+    senders = [
+        asyncio.create_task(keep_sending(port, f"C{c}", stop, acked, answers)) for c in range(3)
+    ]
     try:
         await eventually(lambda: len(acked) >= 100, timeout=60)
         await asyncio.to_thread(postgres.stop, "immediate")  # as if the database crashed
@@ -122,7 +88,9 @@ async def test_a_database_restart_mid_load_loses_nothing_acknowledged(
 
         await eventually(lambda: set(acked) <= set(epj.received), timeout=60)
         assert answers.get("AR", 0) > 0, "the outage was not noticed by the senders"
-        assert epj.duplicates == 0
+        # Sent but not yet recorded when the database went: sent again after the lease.
+        # At most the batch in flight and the one being recorded.
+        assert epj.duplicates <= 40, f"{epj.duplicates} duplicates"
     finally:
         stop.set()
         await stop_process(engine)

@@ -1,0 +1,118 @@
+"""Consuming one destination's notices on a thread of its own, handed to the event loop.
+
+Each notice carries the connection generation it came on: after a reconnect the broker
+redelivers what was not acked, and acks for the old connection's tags are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from dataclasses import dataclass
+
+import pika
+import pika.exceptions
+import structlog
+from pika.adapters.blocking_connection import BlockingChannel
+
+from engine.queue.names import work_queue
+from engine.queue.publisher import connection_parameters, declare
+
+log = structlog.get_logger("kanal.queue")
+
+RECONNECT_PAUSE = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    delivery_id: int
+    tag: int
+    generation: int
+
+
+class NoticeConsumer:
+    def __init__(self, url: str, channel: str, destination: str, prefetch: int):
+        self._parameters = connection_parameters(url)
+        self._names = (channel, destination)
+        self._prefetch = prefetch
+        self._inbox: asyncio.Queue[Received] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = threading.Event()
+        self._generation = 0
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"kanal-consume-{channel}-{destination}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread.start()
+
+    async def take(self, limit: int, wait: float) -> list[Received]:
+        """Up to `limit` notices: waits up to `wait` seconds for the first one."""
+        try:
+            async with asyncio.timeout(wait):
+                first = await self._inbox.get()
+        except TimeoutError:
+            return []
+        taken = [first]
+        while len(taken) < limit and not self._inbox.empty():
+            taken.append(self._inbox.get_nowait())
+        return taken
+
+    def ack(self, notices: list[Received]) -> None:
+        """Ack on the consumer's thread; notices of an older connection are already gone."""
+        connection, generation = self._connection, self._generation
+        live = [n.tag for n in notices if n.generation == generation]
+        if not live or connection is None:
+            return
+
+        def acknowledge() -> None:
+            channel = self._channel
+            if channel is not None and channel.is_open and self._generation == generation:
+                for tag in live:
+                    channel.basic_ack(tag)
+
+        # closed meanwhile: the broker redelivers these notices
+        with contextlib.suppress(pika.exceptions.ConnectionWrongStateError):
+            connection.add_callback_threadsafe(acknowledge)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._consume()
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                log.warning("queue.consumer_lost", queue=work_queue(*self._names), error=repr(exc))
+                self._connection = self._channel = None
+                time.sleep(RECONNECT_PAUSE)
+
+    def _consume(self) -> None:
+        connection = pika.BlockingConnection(self._parameters)
+        channel = connection.channel()
+        declare(channel, *self._names)
+        channel.basic_qos(prefetch_count=self._prefetch)
+        self._generation += 1
+        generation = self._generation
+        loop = self._loop
+        assert loop is not None
+
+        def on_message(_ch: object, method: object, _props: object, body: bytes) -> None:
+            tag = method.delivery_tag  # type: ignore[attr-defined]
+            notice = Received(int(body), tag, generation)
+            loop.call_soon_threadsafe(self._inbox.put_nowait, notice)
+
+        channel.basic_consume(work_queue(*self._names), on_message)
+        self._connection, self._channel = connection, channel
+        try:
+            while not self._stopping.is_set():
+                connection.process_data_events(time_limit=0.2)
+        finally:
+            if connection.is_open:
+                connection.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)

@@ -1,0 +1,125 @@
+"""The rabbitmq queue backend over real servers: PostgreSQL holds the store, RabbitMQ
+carries the work. A receiver and two workers in separate processes; a worker SIGKILLed
+mid-load; RabbitMQ restarted mid-load; the broker's copy lost and rebuilt from the store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+from conftest import (
+    eventually,
+    free_port,
+    mllp_in,
+    start_engine_process,
+    to_mllp,
+    write_config,
+)
+from loadgen import keep_sending, send_counting, stop_process
+
+from engine.queue.names import work_queue
+
+pytestmark = pytest.mark.slow
+
+RETRY = '{ initial = "100ms", max = "500ms", jitter = 0 }'
+
+
+def broker_toml(store_url: str, broker_url: str, lease: str = "2s", sweep: str = "60s") -> str:
+    return f"""
+[api]
+enabled = false
+[store]
+url = "{store_url}"
+[queue]
+backend = "rabbitmq"
+url = "{broker_url}"
+poll = "100ms"
+lease = "{lease}"
+sweep = "{sweep}"
+"""
+
+
+def queued_notices(rabbitmq, queue: str) -> int:
+    for line in rabbitmq.ctl("list_queues", "name", "messages", "--quiet").splitlines():
+        name, _, count = line.partition("\t")
+        if name == queue:
+            return int(count)
+    return 0
+
+
+async def test_receiver_and_two_workers_survive_a_killed_worker(
+    tmp_path, epj, postgres_url, rabbitmq
+):
+    port = free_port()
+    channels = mllp_in("kill", to_mllp("epj", epj.port, retry=RETRY, batch="20"), port=port)
+    config = write_config(tmp_path, channels, broker_toml(postgres_url, rabbitmq.url))
+    receiver = await start_engine_process(config, port, role="receiver")
+    workers = [await start_engine_process(config, None, role="worker") for _ in range(2)]
+    acked: list[str] = []
+    try:
+        first = asyncio.create_task(send_counting(port, "K", 600, acked))
+        await eventually(lambda: len(epj.received) >= 100, timeout=60)
+        os.kill(workers[0].pid, signal.SIGKILL)  # its unacked notices go to the other worker
+        await workers[0].wait()
+        await first
+        await send_counting(port, "L", 200, acked)
+
+        assert len(acked) == 800
+        await eventually(lambda: set(acked) <= set(epj.received), timeout=60)
+        assert epj.duplicates <= 20, f"{epj.duplicates} duplicates"  # one batch in flight
+        await eventually(lambda: queued_notices(rabbitmq, work_queue("kill", "epj")) == 0)
+    finally:
+        for process in (receiver, *workers):
+            await stop_process(process)
+
+
+async def test_a_broker_restart_mid_load_loses_nothing_acknowledged(
+    tmp_path, epj, postgres_url, rabbitmq
+):
+    port = free_port()
+    channels = mllp_in("restart", to_mllp("epj", epj.port, retry=RETRY), port=port)
+    config = write_config(tmp_path, channels, broker_toml(postgres_url, rabbitmq.url))
+    engine = await start_engine_process(config, port)
+    acked: list[str] = []
+    answers: dict[str, int] = {}
+    stop = asyncio.Event()
+    senders = [
+        asyncio.create_task(keep_sending(port, f"R{c}", stop, acked, answers)) for c in range(3)
+    ]
+    try:
+        await eventually(lambda: len(acked) >= 100, timeout=60)
+        await asyncio.to_thread(rabbitmq.restart)
+        before = len(acked)
+        await eventually(lambda: len(acked) >= before + 100, timeout=60)  # taking messages again
+        stop.set()
+        await asyncio.gather(*senders)
+
+        await eventually(lambda: set(acked) <= set(epj.received), timeout=60)
+        assert answers.get("AR", 0) > 0, "the senders never noticed the broker was gone"
+        assert epj.duplicates == 0
+    finally:
+        stop.set()
+        await stop_process(engine)
+
+
+async def test_lost_notices_are_swept_from_the_store(tmp_path, epj, postgres_url, rabbitmq):
+    """The broker's copy is purged; the store still knows every open delivery."""
+    port = free_port()
+    channels = mllp_in("sweep", to_mllp("epj", epj.port, retry=RETRY), port=port)
+    config = write_config(tmp_path, channels, broker_toml(postgres_url, rabbitmq.url, sweep="1s"))
+    receiver = await start_engine_process(config, port, role="receiver")
+    acked: list[str] = []
+    try:
+        await send_counting(port, "S", 50, acked)
+        queue = work_queue("sweep", "epj")
+        assert queued_notices(rabbitmq, queue) == 50  # nobody consumes yet
+        rabbitmq.ctl("purge_queue", queue)  # as if the broker lost its data
+
+        worker = await start_engine_process(config, None, role="worker")
+        await eventually(lambda: set(acked) <= set(epj.received), timeout=60)
+        assert epj.duplicates == 0
+        await stop_process(worker)
+    finally:
+        await stop_process(receiver)
