@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from engine.commands import channels, demo, ingest, mappings, messages, partners, run
+from engine.commands import (
+    channels,
+    demo,
+    ingest,
+    mappings,
+    messages,
+    partners,
+    queues,
+    run,
+)
 
 app = typer.Typer(
     name="kanal",
@@ -21,6 +30,7 @@ app.add_typer(channels.app, name="channels")
 app.add_typer(mappings.app, name="mappings")
 app.add_typer(messages.app, name="messages")
 app.add_typer(partners.app, name="partners")
+app.add_typer(queues.app, name="queues")
 
 if __name__ == "__main__":
     app()

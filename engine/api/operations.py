@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict
 
+from engine.queue.rebuild import notices_for
 from engine.store.operations import (
     CANCELLABLE,
     RESENDABLE,
@@ -42,12 +43,14 @@ def operations_router(engine: Engine) -> APIRouter:
     async def resend_message(
         message_id: int, destination: str | None = None, reason: str = ""
     ) -> dict[str, int]:
-        def run() -> int:
+        def run() -> tuple[int, list[int]]:
             with engine.database.begin() as conn:
                 ids = message_deliveries(conn, message_id, RESENDABLE, destination)
-                return resend(conn, ids, ACTOR, reason)
+                return resend(conn, ids, ACTOR, reason), ids
 
-        return _answer(await asyncio.to_thread(run), "resent", engine)
+        done, ids = await asyncio.to_thread(run)
+        await _announce(engine, ids)
+        return _answer(done, "resent", engine)
 
     @router.post("/messages/{message_id}/cancel", summary="Stop a message's queued deliveries")
     async def cancel_message(
@@ -62,7 +65,7 @@ def operations_router(engine: Engine) -> APIRouter:
 
     @router.post("/deliveries/resend", summary="Send every delivery matching a query again")
     async def resend_matching(query: BulkResend) -> dict[str, int]:
-        def run() -> int:
+        def run() -> tuple[int, list[int]]:
             with engine.database.connect() as conn:
                 ids = matching(
                     conn, DeliveryQuery(**query.model_dump(exclude={"reason"})), RESENDABLE
@@ -72,15 +75,27 @@ def operations_router(engine: Engine) -> APIRouter:
                 with engine.database.begin() as conn:
                     return resend(conn, part, ACTOR, query.reason)
 
-            return in_batches(batch, ids)
+            return in_batches(batch, ids), ids
 
         try:
-            done = await asyncio.to_thread(run)
+            done, ids = await asyncio.to_thread(run)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
+        await _announce(engine, ids)
         return _answer(done, "resent", engine, allow_none=True)
 
     return router
+
+
+async def _announce(engine: Engine, ids: list[int]) -> None:
+    """The rabbitmq backend: a notice for each delivery queued again (the sweep would find
+    them too, but only after queue.sweep)."""
+    if engine.publisher is not None and ids:
+        for start in range(0, len(ids), 1000):
+            part = ids[start : start + 1000]
+            await engine.publisher.publish(
+                await asyncio.to_thread(notices_for, engine.database, part)
+            )
 
 
 def _answer(done: int, what: str, engine: Engine, allow_none: bool = False) -> dict[str, int]:

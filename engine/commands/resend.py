@@ -13,6 +13,7 @@ import typer
 from rich.progress import Progress
 
 from engine.commands.common import ConfigOption, console, fail, load
+from engine.commands.queues import publish_notices
 from engine.store.database import open_database
 from engine.store.operations import (
     CANCELLABLE,
@@ -74,6 +75,7 @@ def resend_command(
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("resending", total=len(ids))
         done = in_batches(run, ids, lambda n: progress.update(task, completed=n))
+    publish_notices(engine_config, ids)  # the rabbitmq backend: tell the workers
     console.print(f"{done} deliver{'y' if done == 1 else 'ies'} queued again")
 
 

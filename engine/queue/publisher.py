@@ -61,9 +61,10 @@ class NoticePublisher:
     async def publish(self, notices: list[Notice]) -> None:
         if notices:
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._thread, self._publish_all, notices)
+            await loop.run_in_executor(self._thread, self.publish_blocking, notices)
 
-    def _publish_all(self, notices: list[Notice]) -> None:
+    def publish_blocking(self, notices: list[Notice]) -> None:
+        """For commands without an event loop; never from two threads at once."""
         try:
             channel = self._open()
             for name, destination, delivery_id, delay in notices:
@@ -94,6 +95,10 @@ class NoticePublisher:
             self._channel = self._connection.channel()
             self._channel.confirm_delivery()
         return self._channel
+
+    def close_blocking(self) -> None:
+        self._forget()
+        self._thread.shutdown(wait=False)
 
     def _forget(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None

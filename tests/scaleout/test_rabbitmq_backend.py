@@ -18,7 +18,9 @@ from conftest import (
     write_config,
 )
 from loadgen import keep_sending, send_counting, stop_process
+from typer.testing import CliRunner
 
+from engine.cli import app
 from engine.queue.names import work_queue
 
 pytestmark = pytest.mark.slow
@@ -119,6 +121,30 @@ async def test_lost_notices_are_swept_from_the_store(tmp_path, epj, postgres_url
 
         worker = await start_engine_process(config, None, role="worker")
         await eventually(lambda: set(acked) <= set(epj.received), timeout=60)
+        assert epj.duplicates == 0
+        await stop_process(worker)
+    finally:
+        await stop_process(receiver)
+
+
+async def test_queues_rebuild_publishes_every_open_delivery(tmp_path, epj, postgres_url, rabbitmq):
+    port = free_port()
+    channels = mllp_in("rebuild", to_mllp("epj", epj.port, retry=RETRY), port=port)
+    config = write_config(tmp_path, channels, broker_toml(postgres_url, rabbitmq.url))
+    receiver = await start_engine_process(config, port, role="receiver")
+    acked: list[str] = []
+    queue = work_queue("rebuild", "epj")
+    try:
+        await send_counting(port, "B", 30, acked)
+        rabbitmq.ctl("purge_queue", queue)  # the broker's copy is gone
+
+        result = CliRunner().invoke(app, ["queues", "rebuild", "--config", str(config)])
+        assert result.exit_code == 0, result.output
+        assert "30 open deliveries announced" in result.output
+        assert queued_notices(rabbitmq, queue) == 30
+
+        worker = await start_engine_process(config, None, role="worker")  # sweep is 60 s
+        await eventually(lambda: set(acked) <= set(epj.received), timeout=30)
         assert epj.duplicates == 0
         await stop_process(worker)
     finally:
