@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ class EpjSimulator:
     faults: Faults = field(default_factory=Faults)
     received: Counter[str] = field(default_factory=Counter)  # MSH-10 → times accepted
     messages: list[bytes] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # monotonic time of each acceptance
     _server: Any = None
     _state: FaultState = field(default_factory=FaultState)
     _connections: set[Any] = field(default_factory=set)
@@ -88,6 +90,7 @@ class EpjSimulator:
             return build_ack(message, "AE", "EPJ rejected the message", "207")
         self.received[message.get("MSH-10")] += 1
         self.messages.append(frame)
+        self.arrivals.append(time.monotonic())
         self._arrived.set()
         return build_ack(message, "AA")
 

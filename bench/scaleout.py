@@ -1,0 +1,192 @@
+"""Delivery throughput with 1, 2 and 4 worker processes, per queue backend and store:
+sql/SQLite, sql/PostgreSQL and rabbitmq/PostgreSQL, in one run, beside a bare baseline
+(one client sending straight to the same MLLP sink).
+
+A receiver process takes M messages over MLLP while no worker runs; then N worker
+processes (`kanal run --role worker`) start and deliver them to an MLLP sink. The figure
+is messages/s between the first and the last arrival at the sink (start-up excluded).
+PostgreSQL and RabbitMQ are private servers on loopback (scripts/install-servers).
+
+    python bench/scaleout.py [--messages 4000] [--workers 1 2 4]
+
+Writes bench/results/scaleout.json and bench/results/scaleout.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.devservers.ports import free_port
+from engine.devservers.postgres import PostgreSQL
+from engine.devservers.rabbitmq import RabbitMQ
+from engine.simulators.epj import EpjSimulator
+from engine.simulators.mllp_client import MllpClient
+
+RESULTS = Path(__file__).parent / "results"
+CONNECTIONS = 8
+
+
+def message(control_id: str) -> bytes:
+    return (
+        f"MSH|^~\\&|LAB|RHH|KANAL|KANAL|20250314093000||ORU^R01^ORU_R01|{control_id}|P|2.5\r"
+        "PID|1||0101451234^^^CPR^NNDN||Jensen^Anna||19450101|F\r"
+        "OBX|1|NM|NPU02319^Haemoglobin;B^NPU||8.4|mmol/L|8.3-10.5|N|||F\r"
+    ).encode()
+
+
+async def send(port: int, ids: list[str]) -> None:
+    """CONNECTIONS clients, each sending its next message when the ACK arrives."""
+
+    async def one(part: list[str]) -> None:
+        async with MllpClient("127.0.0.1", port, timeout=60) as client:
+            for control_id in part:
+                await client.exchange(message(control_id))
+
+    await asyncio.gather(*(one(ids[i::CONNECTIONS]) for i in range(CONNECTIONS)))
+
+
+def write_setup(folder: Path, port: int, sink: int, store: str, queue: str) -> Path:
+    (folder / "channels").mkdir(parents=True)
+    (folder / "channels" / "lab.toml").write_text(
+        textwrap.dedent(f"""
+        [channel]
+        name = "lab"
+        [source]
+        type = "mllp"
+        port = {port}
+        [[destination]]
+        name = "sink"
+        type = "mllp"
+        port = {sink}
+        """)
+    )
+    config = folder / "engine.toml"
+    config.write_text(f'[api]\nenabled = false\n[store]\nurl = "{store}"\n{queue}\n')
+    return config
+
+
+async def start(config: Path, role: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "engine", "run", "--config", str(config), "--role", role,
+        "--log-level", "error", cwd=config.parent,
+    )  # fmt: skip
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+
+
+async def listening(port: int) -> None:
+    async with asyncio.timeout(60):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.1)
+
+
+async def measure(store: str, queue: str, workers: int, count: int, sink: EpjSimulator) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="kanal-scaleout-"))
+    port = free_port()
+    config = write_setup(folder, port, sink.port, store, queue)
+    receiver = await start(config, "receiver")
+    await listening(port)
+    tag = f"{folder.name}-"
+    await send(port, [f"{tag}{i}" for i in range(count)])
+    await stop(receiver)
+
+    sink.arrivals.clear()
+    processes = [await start(config, "worker") for _ in range(workers)]
+    try:
+        async with asyncio.timeout(600):
+            while sum(1 for key in sink.received if key.startswith(tag)) < count:
+                await asyncio.sleep(0.05)
+    finally:
+        for process in processes:
+            await stop(process)
+    arrivals = sink.arrivals
+    seconds = max(arrivals[-1] - arrivals[0], 1e-6)
+    return {"workers": workers, "messages": count, "per_s": round((count - 1) / seconds)}
+
+
+async def baseline(sink: EpjSimulator, count: int) -> float:
+    started = time.perf_counter()
+    await send(sink.port, [f"base-{i}" for i in range(count)])
+    return count / (time.perf_counter() - started)
+
+
+async def main(count: int, worker_counts: list[int]) -> dict:
+    postgres = PostgreSQL().start()
+    rabbit_folder = Path(tempfile.mkdtemp(prefix="kanal-bench-rabbit-"))
+    rabbitmq = RabbitMQ(rabbit_folder).start()
+    sink = await EpjSimulator().start()
+    rows = []
+    try:
+        sink_rate = await baseline(sink, count)
+        setups = {
+            "sql/SQLite": lambda n: (f"sqlite:///{tempfile.mkdtemp()}/kanal.db", ""),
+            "sql/PostgreSQL": lambda n: (postgres.create_database(f"sql{n}"), ""),
+            "rabbitmq/PostgreSQL": lambda n: (
+                postgres.create_database(f"rabbit{n}"),
+                f'[queue]\nbackend = "rabbitmq"\nurl = "{rabbitmq.url}"',
+            ),
+        }
+        for name, setup in setups.items():
+            for workers in worker_counts:
+                store, queue = setup(workers)
+                row = await measure(store, queue, workers, count, sink)
+                row["setup"] = name
+                rows.append(row)
+                print(f"{name:<22}{workers} worker(s) {row['per_s']:>8,} msg/s", flush=True)
+    finally:
+        await sink.stop()
+        rabbitmq.close()
+        postgres.close()
+    print(f"{'baseline (bare sink)':<22}1 client   {sink_rate:>8,.0f} msg/s")
+    return {"baseline_sink_per_s": round(sink_rate), "rows": rows}
+
+
+def chart(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for setup in dict.fromkeys(row["setup"] for row in result["rows"]):
+        rows = [row for row in result["rows"] if row["setup"] == setup]
+        axes.plot([r["workers"] for r in rows], [r["per_s"] for r in rows], marker="o", label=setup)
+    axes.axhline(result["baseline_sink_per_s"], linestyle="--", color="grey", label="bare sink")
+    axes.set_xlabel("worker processes")
+    axes.set_ylabel("deliveries / s")
+    axes.set_xticks(sorted({row["workers"] for row in result["rows"]}))
+    axes.set_title("Kanal delivery throughput by worker processes (2-core machine)")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=4000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+    outcome = asyncio.run(main(args.messages, args.workers))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "scaleout.json").write_text(json.dumps(outcome, indent=2) + "\n")
+    chart(outcome, RESULTS / "scaleout.png")
+    print(f"wrote {RESULTS / 'scaleout.json'} and {RESULTS / 'scaleout.png'}")
