@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.devservers import ServerUnavailable
-from engine.devservers.ports import free_port
+from engine.devservers.ports import server_port
 
 START_TIMEOUT = 60
 
@@ -29,7 +29,7 @@ def _bin_dir() -> Path:
 
 @dataclass
 class PostgreSQL:
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=server_port)
 
     def __post_init__(self) -> None:
         self._bin = _bin_dir()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.devservers import ServerUnavailable
-from engine.devservers.ports import free_port
+from engine.devservers.ports import server_port
 
 SCRIPTS = Path("/usr/lib/rabbitmq/bin")
 START_TIMEOUT = 90.0
@@ -32,8 +32,8 @@ class TlsFiles:
 class RabbitMQ:
     folder: Path
     tls: TlsFiles | None = None
-    port: int = field(default_factory=free_port)
-    tls_port: int = field(default_factory=free_port)
+    port: int = field(default_factory=server_port)
+    tls_port: int = field(default_factory=server_port)
     _process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -134,8 +134,8 @@ class RabbitMQ:
             RABBITMQ_CONFIG_FILE=str(self.folder / "rabbitmq"),
             RABBITMQ_ENABLED_PLUGINS_FILE=str(self.folder / "enabled_plugins"),
             RABBITMQ_PID_FILE=str(self.folder / "pid"),
-            RABBITMQ_DIST_PORT=str(free_port()),
-            ERL_EPMD_PORT=str(free_port()),
+            RABBITMQ_DIST_PORT=str(server_port()),
+            ERL_EPMD_PORT=str(server_port()),
         )
         return env
 

@@ -13,7 +13,7 @@ from engine.pipeline.items import Claimed, ClaimRequest
 from engine.queue.consumer import NoticeConsumer, Received
 from engine.queue.publisher import Notice, NoticePublisher
 from engine.store.schema import DeliveryStatus
-from engine.store.writer import Writer
+from engine.store.writer import StoreUnavailable, Writer
 
 
 class ClaimSource(Protocol):
@@ -98,9 +98,13 @@ class NoticeClaims:
 
     async def finished(self) -> None:
         done, self._batches = self._batches[:-1], self._batches[-1:]
-        for notices in done:
-            if notices:
-                await self._settle(notices)
+        for index, notices in enumerate(done):
+            try:
+                if notices:
+                    await self._settle(notices)
+            except StoreUnavailable:
+                self._batches[:0] = done[index:]  # settled next time; still unacked till then
+                raise
 
     async def _settle(self, notices: list[Received]) -> None:
         ids = [n.delivery_id for n in notices]

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
+from pathlib import Path
 
-from conftest import hl7
+from conftest import eventually, hl7, start_engine_process
 
 from engine.receipts.hl7_ack import parse_ack
+from engine.simulators.epj import EpjSimulator
 from engine.simulators.mllp_client import MllpClient
 
 
@@ -45,3 +48,30 @@ async def keep_sending(
                 answers[code] = answers.get(code, 0) + 1
                 if code == "AA" and echoed == control_id:
                     acked.append(control_id)
+
+
+async def outage_mid_load(
+    config: Path, port: int, epj: EpjSimulator, outage: Callable[[], None]
+) -> dict[str, int]:
+    """One engine process under load from three senders; `outage` runs mid-load (in a
+    thread); the load goes on until 100 more are acknowledged. Every acknowledged message
+    must arrive. Returns the senders' answer counts."""
+    engine = await start_engine_process(config, port)
+    acked: list[str] = []
+    answers: dict[str, int] = {}
+    stop = asyncio.Event()
+    senders = [
+        asyncio.create_task(keep_sending(port, f"C{c}", stop, acked, answers)) for c in range(3)
+    ]
+    try:
+        await eventually(lambda: len(acked) >= 100, timeout=60)
+        await asyncio.to_thread(outage)
+        before = len(acked)
+        await eventually(lambda: len(acked) >= before + 100, timeout=60)  # taking messages again
+        stop.set()
+        await asyncio.gather(*senders)
+        await eventually(lambda: set(acked) <= set(epj.received), timeout=60)
+    finally:
+        stop.set()
+        await stop_process(engine)
+    return answers

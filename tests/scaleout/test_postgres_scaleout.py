@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
+from collections.abc import Callable
 
 import pytest
 from conftest import (
@@ -17,7 +19,7 @@ from conftest import (
     to_mllp,
     write_config,
 )
-from loadgen import keep_sending, send_counting, stop_process
+from loadgen import outage_mid_load, send_counting, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -63,34 +65,23 @@ async def test_two_workers_share_the_store_and_a_killed_one_loses_nothing(
             await stop_process(process)
 
 
+def crash_and_restart(postgres) -> Callable[[], None]:
+    def outage() -> None:
+        postgres.stop("immediate")  # as if the database crashed
+        time.sleep(1.0)
+        postgres.start()
+
+    return outage
+
+
 async def test_a_database_restart_mid_load_loses_nothing_acknowledged(
     tmp_path, epj, postgres, postgres_url
 ):
     port = free_port()
     channels = mllp_in("adt", to_mllp("epj", epj.port, retry=RETRY, batch="20"), port=port)
     config = write_config(tmp_path, channels, store_toml(postgres_url))
-    engine = await start_engine_process(config, port)
-    acked: list[str] = []
-    answers: dict[str, int] = {}
-    stop = asyncio.Event()
-    senders = [
-        asyncio.create_task(keep_sending(port, f"C{c}", stop, acked, answers)) for c in range(3)
-    ]
-    try:
-        await eventually(lambda: len(acked) >= 100, timeout=60)
-        await asyncio.to_thread(postgres.stop, "immediate")  # as if the database crashed
-        await asyncio.sleep(1.0)
-        await asyncio.to_thread(postgres.start)
-        before = len(acked)
-        await eventually(lambda: len(acked) >= before + 100, timeout=60)  # taking messages again
-        stop.set()
-        await asyncio.gather(*senders)
-
-        await eventually(lambda: set(acked) <= set(epj.received), timeout=60)
-        assert answers.get("AR", 0) > 0, "the outage was not noticed by the senders"
-        # Sent but not yet recorded when the database went: sent again after the lease.
-        # At most the batch in flight and the one being recorded.
-        assert epj.duplicates <= 40, f"{epj.duplicates} duplicates"
-    finally:
-        stop.set()
-        await stop_process(engine)
+    answers = await outage_mid_load(config, port, epj, crash_and_restart(postgres))
+    assert answers.get("AR", 0) > 0, "the outage was not noticed by the senders"
+    # Sent but not yet recorded when the database went: sent again after the lease.
+    # At most the batch in flight and the one being recorded.
+    assert epj.duplicates <= 40, f"{epj.duplicates} duplicates"

@@ -17,7 +17,8 @@ from conftest import (
     to_mllp,
     write_config,
 )
-from loadgen import keep_sending, send_counting, stop_process
+from loadgen import outage_mid_load, send_counting, stop_process
+from test_postgres_scaleout import crash_and_restart
 from typer.testing import CliRunner
 
 from engine.cli import app
@@ -83,27 +84,20 @@ async def test_a_broker_restart_mid_load_loses_nothing_acknowledged(
     port = free_port()
     channels = mllp_in("restart", to_mllp("epj", epj.port, retry=RETRY), port=port)
     config = write_config(tmp_path, channels, broker_toml(postgres_url, rabbitmq.url))
-    engine = await start_engine_process(config, port)
-    acked: list[str] = []
-    answers: dict[str, int] = {}
-    stop = asyncio.Event()
-    senders = [
-        asyncio.create_task(keep_sending(port, f"R{c}", stop, acked, answers)) for c in range(3)
-    ]
-    try:
-        await eventually(lambda: len(acked) >= 100, timeout=60)
-        await asyncio.to_thread(rabbitmq.restart)
-        before = len(acked)
-        await eventually(lambda: len(acked) >= before + 100, timeout=60)  # taking messages again
-        stop.set()
-        await asyncio.gather(*senders)
+    answers = await outage_mid_load(config, port, epj, rabbitmq.restart)
+    assert answers.get("AR", 0) > 0, "the senders never noticed the broker was gone"
+    assert epj.duplicates == 0
 
-        await eventually(lambda: set(acked) <= set(epj.received), timeout=60)
-        assert answers.get("AR", 0) > 0, "the senders never noticed the broker was gone"
-        assert epj.duplicates == 0
-    finally:
-        stop.set()
-        await stop_process(engine)
+
+async def test_a_database_restart_mid_load_loses_nothing_acknowledged(
+    tmp_path, epj, postgres, postgres_url, rabbitmq
+):
+    port = free_port()
+    channels = mllp_in("pgdown", to_mllp("epj", epj.port, retry=RETRY, batch="20"), port=port)
+    config = write_config(tmp_path, channels, broker_toml(postgres_url, rabbitmq.url))
+    answers = await outage_mid_load(config, port, epj, crash_and_restart(postgres))
+    assert answers.get("AR", 0) > 0, "the senders never noticed the database was gone"
+    assert epj.duplicates <= 40, f"{epj.duplicates} duplicates"  # as with the sql backend
 
 
 async def test_lost_notices_are_swept_from_the_store(tmp_path, epj, postgres_url, rabbitmq):
