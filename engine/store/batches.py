@@ -37,14 +37,15 @@ class Stored:
     first_received_at: float | None = None
 
 
-def _columns(table: Table) -> tuple[str, ...]:
-    return tuple(c.name for c in table.columns if c.name != "id")
+def _columns(table: Table, *left_out: str) -> tuple[str, ...]:
+    return tuple(c.name for c in table.columns if c.name not in ("id", *left_out))
 
 
-_INSERT_MESSAGES = BulkInsert(messages, _columns(messages))
+_INSERT_MESSAGES = BulkInsert(messages, _columns(messages, "pruned_at"))
 _INSERT_DELIVERIES = BulkInsert(deliveries, _columns(deliveries))
 _INSERT_CONTENTS = BulkInsert(contents, _columns(contents))
-_INSERT_AUDIT = BulkInsert(audit_events, _columns(audit_events))
+# the chain's fields are set when the transaction seals its rows; reason is for people
+_INSERT_AUDIT = BulkInsert(audit_events, _columns(audit_events, "seq", "hash", "reason"))
 _INSERT_ATTEMPTS = BulkInsert(attempts, _columns(attempts))
 _FINISH_ATTEMPT = Bulk(
     update(deliveries)

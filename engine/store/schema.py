@@ -43,6 +43,7 @@ messages = Table(
     Column("error", Text),
     Column("received_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("pruned_at", Float),  # content retention removed its content stages then
     Index("ix_messages_channel_received", "channel", "received_at"),
     Index("ix_messages_received", "received_at"),
     Index("ix_messages_cpr", "cpr", "received_at"),
@@ -106,7 +107,8 @@ attempts = Table(
     Index("ix_attempts_delivery", "delivery_id"),
 )
 
-# Append-only: the application never updates or deletes these rows.
+# Append-only: the application never updates or deletes these rows. Each is chained to
+# the one before it (seq order): hash = sha256(previous hash + the row's fields).
 audit_events = Table(
     "audit_events",
     metadata,
@@ -117,7 +119,36 @@ audit_events = Table(
     Column("message_id", BigInteger),
     Column("delivery_id", BigInteger),
     Column("detail", Text, nullable=False, default=""),
+    Column("reason", Text),  # why a person did it (a CPR reveal, a resend …)
+    Column("seq", BigInteger),  # position in the chain, set when the row is sealed
+    Column("hash", String(64)),
     Index("ix_audit_message", "message_id"),
+    Index("ix_audit_seq", "seq", unique=True),
+    Index("ix_audit_at", "at"),
+)
+
+# The chain's head (one row, id 1): writers lock it while sealing their audit rows.
+audit_chain = Table(
+    "audit_chain",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# API tokens: only the SHA-256 of a token is kept; roles source | integrator | auditor.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("channel", String(100)),  # a source token posts only to this channel
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+    Column("last_used_at", Float),
+    Index("ix_api_tokens_hash", "token_hash", unique=True),
 )
 
 
