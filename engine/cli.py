@@ -13,6 +13,7 @@ from engine.commands import (
     partners,
     queues,
     run,
+    token,
 )
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.add_typer(mappings.app, name="mappings")
 app.add_typer(messages.app, name="messages")
 app.add_typer(partners.app, name="partners")
 app.add_typer(queues.app, name="queues")
+app.add_typer(token.app, name="token")
 
 if __name__ == "__main__":
     app()

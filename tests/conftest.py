@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -24,6 +25,7 @@ from engine.devservers.rabbitmq import RabbitMQ, TlsFiles
 from engine.runtime import Engine, Role
 from engine.simulators.epj import EpjSimulator
 from engine.store.schema import deliveries, messages
+from engine.store.tokens import create_token
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -173,6 +175,22 @@ async def start_engine_process(
                 return process
             assert process.returncode is None, "the engine exited during start-up"
             await asyncio.sleep(0.1)
+
+
+def api_token(engine: Engine, role: str = "integrator", channel: str | None = None) -> str:
+    """A fresh API token with this role, straight in the engine's store."""
+    with engine.database.begin() as conn:
+        return create_token(conn, f"test-{uuid.uuid4().hex[:8]}", role, channel)
+
+
+def api_client(
+    engine: Engine, role: str = "integrator", channel: str | None = None, **options: Any
+) -> httpx.AsyncClient:
+    """An HTTP client for the engine's API, holding a token with this role."""
+    headers = {"Authorization": f"Bearer {api_token(engine, role, channel)}"}
+    return httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{engine.api_port}", headers=headers, **options
+    )
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:

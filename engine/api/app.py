@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from engine.api.auth import TokenCache, require
 from engine.api.operations import operations_router
 from engine.receipts.medcom_answer import medcom_reply, transport_reply
+from engine.store.tokens import Principal
 from engine.store.writer import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -40,14 +42,18 @@ def create_app(engine: Engine) -> FastAPI:
         description="Interoperability integration engine for Danish healthcare",
     )
 
-    app.include_router(operations_router(engine))
+    tokens = TokenCache(engine)
+    app.state.tokens = tokens
+    anyone = require(tokens, "source", "integrator", "auditor")
+    poster = require(tokens, "source", "integrator")
+    app.include_router(operations_router(engine, require(tokens, "integrator")))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         failing = [f"{w.channel}/{w.name}" for w in engine.workers.values() if not w.healthy]
         return {"status": "ok", "failing_destinations": failing}
 
-    @app.get("/api/v1/channels")
+    @app.get("/api/v1/channels", dependencies=[Depends(anyone)])
     async def channels() -> list[dict[str, Any]]:
         return [
             {
@@ -80,10 +86,16 @@ def create_app(engine: Engine) -> FastAPI:
             422: {"description": "stored as ERROR: the reason is in messages[].error"},
             413: {"description": "larger than the source's max_message_bytes"},
             503: {"description": "not stored: the store is unavailable, send again"},
+            401: {"description": "no token, or an unknown or revoked one"},
+            403: {"description": "the token's role or channel does not allow this"},
         },
     )
-    async def post_message(name: str, request: Request) -> Response:
+    async def post_message(
+        name: str, request: Request, caller: Principal = Depends(poster)
+    ) -> Response:
         """The raw message is the body, as sent. 202 only after it is committed."""
+        if caller.channel and caller.channel != name:
+            raise HTTPException(403, f"this token may post only to channel {caller.channel!r}")
         if name not in engine.channels:
             raise HTTPException(404, f"no channel named {name!r}")
         limit = getattr(engine.channels[name].source, "max_message_bytes", 10 * 1024 * 1024)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict
 
+from engine.api.auth import Dependency
 from engine.queue.rebuild import notices_for
 from engine.store.operations import (
     CANCELLABLE,
@@ -19,11 +20,10 @@ from engine.store.operations import (
     message_deliveries,
     resend,
 )
+from engine.store.tokens import Principal
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
-
-ACTOR = "api"  # until the API has tokens (issue: roles), requests are not attributed
 
 
 class BulkResend(BaseModel):
@@ -36,17 +36,20 @@ class BulkResend(BaseModel):
     reason: str = ""
 
 
-def operations_router(engine: Engine) -> APIRouter:
+def operations_router(engine: Engine, integrator: Dependency) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["operations"])
 
     @router.post("/messages/{message_id}/resend", summary="Send a message's deliveries again")
     async def resend_message(
-        message_id: int, destination: str | None = None, reason: str = ""
+        message_id: int,
+        destination: str | None = None,
+        reason: str = "",
+        caller: Principal = Depends(integrator),
     ) -> dict[str, int]:
         def run() -> tuple[int, list[int]]:
             with engine.database.begin() as conn:
                 ids = message_deliveries(conn, message_id, RESENDABLE, destination)
-                return resend(conn, ids, ACTOR, reason), ids
+                return resend(conn, ids, caller.actor, reason), ids
 
         done, ids = await asyncio.to_thread(run)
         await _announce(engine, ids)
@@ -54,17 +57,22 @@ def operations_router(engine: Engine) -> APIRouter:
 
     @router.post("/messages/{message_id}/cancel", summary="Stop a message's queued deliveries")
     async def cancel_message(
-        message_id: int, destination: str | None = None, reason: str = ""
+        message_id: int,
+        destination: str | None = None,
+        reason: str = "",
+        caller: Principal = Depends(integrator),
     ) -> dict[str, int]:
         def run() -> int:
             with engine.database.begin() as conn:
                 ids = message_deliveries(conn, message_id, CANCELLABLE, destination)
-                return cancel(conn, ids, ACTOR, reason)
+                return cancel(conn, ids, caller.actor, reason)
 
         return _answer(await asyncio.to_thread(run), "cancelled", engine)
 
     @router.post("/deliveries/resend", summary="Send every delivery matching a query again")
-    async def resend_matching(query: BulkResend) -> dict[str, int]:
+    async def resend_matching(
+        query: BulkResend, caller: Principal = Depends(integrator)
+    ) -> dict[str, int]:
         def run() -> tuple[int, list[int]]:
             with engine.database.connect() as conn:
                 ids = matching(
@@ -73,7 +81,7 @@ def operations_router(engine: Engine) -> APIRouter:
 
             def batch(part: list[int]) -> int:
                 with engine.database.begin() as conn:
-                    return resend(conn, part, ACTOR, query.reason)
+                    return resend(conn, part, caller.actor, query.reason)
 
             return in_batches(batch, ids), ids
 

@@ -27,20 +27,25 @@ def send(
     channel: Annotated[str, typer.Option(help="channel to post to")],
     config: ConfigOption = "engine.toml",  # type: ignore[assignment]
     url: Annotated[str | None, typer.Option(help="API base URL; default from engine.toml")] = None,
+    token: Annotated[
+        str, typer.Option(help="API token (source or integrator)", envvar="KANAL_TOKEN")
+    ] = "",
 ) -> None:
     """Post message files to a running engine; prints each stored message id."""
+    if not token:
+        fail("an API token is needed: --token or KANAL_TOKEN (kanal token create --role source)")
     engine_config, _ = load(config)
     base = url or f"http://{engine_config.api.listen}"
     endpoint = f"{base}/api/v1/channels/{channel}/messages"
     failures = 0
     paths = track(files, description="sending") if len(files) >= SHOW_PROGRESS_FROM else files
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
         for path in paths:
             try:
                 response = client.post(endpoint, content=path.read_bytes())
             except httpx.HTTPError as exc:
                 fail(f"cannot reach the engine at {base}: {exc} (is `kanal run` running?)")
-            if response.status_code == 404:
+            if response.status_code in (401, 403, 404):
                 fail(response.json().get("detail", f"no channel {channel!r}"))
             body = response.json()
             for item in body.get("messages", []):

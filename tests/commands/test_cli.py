@@ -6,7 +6,16 @@ import asyncio
 import json
 from pathlib import Path
 
-from conftest import FIXTURES, SHARED, eventually, message_rows, mllp_in, to_directory, write_config
+from conftest import (
+    FIXTURES,
+    SHARED,
+    api_token,
+    eventually,
+    message_rows,
+    mllp_in,
+    to_directory,
+    write_config,
+)
 from typer.testing import CliRunner
 
 from engine.cli import app
@@ -151,13 +160,15 @@ async def test_send_posts_files_and_prints_ids(start_engine, tmp_path):
     engine = await start_engine(CHANNELS)
     config = str(tmp_path / "engine.toml")
     url = f"http://127.0.0.1:{engine.api_port}"
+    token = api_token(engine, "source")
     garbage = tmp_path / "garbage.hl7"
     garbage.write_text("not HL7")
 
     # The CLI is synchronous: run it off the event loop the engine lives on.
     sent = await asyncio.to_thread(
-        kanal, "send", str(ADMIT), str(LAB), "--channel", "adt", "--config", config, "--url", url
-    )
+        kanal, "send", str(ADMIT), str(LAB), "--channel", "adt", "-c", config, "--url", url,
+        "--token", token,
+    )  # fmt: skip
     lines = [line.split("\t") for line in sent.stdout.splitlines()]
     assert [(Path(f).name, state) for f, _, state in lines] == [
         ("adt_a01_admit.hl7", "RECEIVED"),
@@ -168,15 +179,21 @@ async def test_send_posts_files_and_prints_ids(start_engine, tmp_path):
     failed = await asyncio.to_thread(
         runner.invoke,
         app,
-        ["send", str(garbage), "--channel", "adt", "--config", config, "--url", url],
+        ["send", str(garbage), "--channel", "adt", "-c", config, "--url", url, "--token", token],
     )
     assert failed.exit_code == 1 and "ERROR: unrecognised format" in failed.stdout
     unknown = await asyncio.to_thread(
         runner.invoke,
         app,
-        ["send", str(ADMIT), "--channel", "nope", "--config", config, "--url", url],
+        ["send", str(ADMIT), "--channel", "nope", "-c", config, "--url", url, "--token", token],
     )
     assert unknown.exit_code == 2 and "no channel named 'nope'" in unknown.stderr
+    elsewhere = await asyncio.to_thread(
+        runner.invoke,
+        app,
+        ["send", str(ADMIT), "--channel", "adt", "-c", config, "--url", url, "--token", "kanal_x"],
+    )
+    assert elsewhere.exit_code == 2 and "unknown or revoked token" in elsewhere.stderr
 
 
 def test_inspect_validates_oioxml_against_the_configured_schemas(tmp_path):

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
-from conftest import FIXTURES, delivery_count, eventually, free_port, hl7, mllp_in
+from conftest import FIXTURES, api_client, delivery_count, eventually, free_port, hl7, mllp_in
 
 from engine.config import ConfigError, load_channel
 from engine.simulators.faults import Faults
@@ -48,7 +47,7 @@ headers = {{ X-Partner = "kanal" }}
 
 async def post(engine, body: bytes) -> None:
     url = f"http://127.0.0.1:{engine.api_port}/api/v1/channels/care/messages"
-    async with httpx.AsyncClient() as client:
+    async with api_client(engine) as client:
         assert (await client.post(url, content=body)).status_code == 202
 
 

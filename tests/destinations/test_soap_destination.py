@@ -4,9 +4,8 @@ a Server fault is retried."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from conftest import FIXTURES, delivery_count, eventually, free_port
+from conftest import FIXTURES, api_client, delivery_count, eventually, free_port
 from lxml import etree
 
 from engine.simulators.faults import Faults
@@ -45,7 +44,7 @@ retry = {{ initial = "50ms", max = "100ms", jitter = 0 }}
 
 async def post(engine, body: bytes) -> None:
     url = f"http://127.0.0.1:{engine.api_port}/api/v1/channels/discharges/messages"
-    async with httpx.AsyncClient() as client:
+    async with api_client(engine) as client:
         response = await client.post(url, content=body)
         assert response.status_code == 202, response.text
 

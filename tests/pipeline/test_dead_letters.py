@@ -7,8 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import httpx
-from conftest import delivery_count, eventually, hl7, mllp_in, to_mllp
+from conftest import api_client, delivery_count, eventually, hl7, mllp_in, to_mllp
 
 from engine.simulators.epj import Faults
 from engine.simulators.mllp_client import send_all
@@ -60,7 +59,7 @@ async def test_resend_and_cancel_over_http(start_engine, epj):
     await send_all("127.0.0.1", engine.listeners["adt"].port, [hl7("ONE", extra="^REFUSE")])
     await eventually(lambda: delivery_count(engine, "DEAD") == 1)
     base = f"http://127.0.0.1:{engine.api_port}/api/v1"
-    async with httpx.AsyncClient() as client:
+    async with api_client(engine) as client:
         epj.faults = Faults(fail_first=1)  # one AR: it waits 30 s to retry, so it can be cancelled
         answer = await client.post(f"{base}/messages/1/resend", params={"reason": "try again"})
         assert answer.json() == {"resent": 1}

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import json
 
-import httpx
-from conftest import FIXTURES, eventually, hl7, message_rows, mllp_in, to_directory, to_mllp
+from conftest import (
+    FIXTURES,
+    api_client,
+    eventually,
+    hl7,
+    message_rows,
+    mllp_in,
+    to_directory,
+    to_mllp,
+)
 from lxml import etree
 from typer.testing import CliRunner
 
@@ -57,7 +65,7 @@ async def test_a_gp_referral_posted_over_http_reaches_the_epj_as_ref_i12(start_e
         }
     )
     url = f"http://127.0.0.1:{engine.api_port}/api/v1/channels/referrals/messages"
-    async with httpx.AsyncClient() as client:
+    async with api_client(engine) as client:
         reply = await client.post(url, content=XREF01)
     assert reply.status_code == 202, reply.text
 

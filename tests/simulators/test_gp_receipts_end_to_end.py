@@ -4,9 +4,8 @@ ACKNOWLEDGED (CTL03/XCTL03) or DEAD (CTL02/XCTL02)."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from conftest import FIXTURES, delivery_count, eventually
+from conftest import FIXTURES, api_client, delivery_count, eventually
 
 from engine.simulators.faults import Faults
 from engine.simulators.gp import GpSimulator
@@ -50,7 +49,7 @@ poll = "100ms"
 
 async def post(engine, body: bytes) -> None:
     url = f"http://127.0.0.1:{engine.api_port}/api/v1/channels/to-gp/messages"
-    async with httpx.AsyncClient() as client:
+    async with api_client(engine) as client:
         assert (await client.post(url, content=body)).status_code == 202
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from conftest import FIXTURES, message_rows
+from conftest import FIXTURES, api_client, message_rows
 
 CHANNELS = {
     "adt": """
@@ -22,7 +22,7 @@ CHANNELS = {
 
 async def post(engine, channel: str, body: bytes) -> httpx.Response:
     url = f"http://127.0.0.1:{engine.api_port}/api/v1/channels/{channel}/messages"
-    async with httpx.AsyncClient() as client:
+    async with api_client(engine) as client:
         return await client.post(url, content=body)
 
 
@@ -60,7 +60,7 @@ async def test_unknown_channel_is_404_and_oversized_is_413(start_engine):
 
 async def test_health_and_channels(start_engine):
     engine = await start_engine(CHANNELS)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.api_port}") as client:
+    async with api_client(engine) as client:
         health = (await client.get("/healthz")).json()
         channels = (await client.get("/api/v1/channels")).json()
     assert health["status"] == "ok"
@@ -70,7 +70,7 @@ async def test_health_and_channels(start_engine):
 
 async def test_openapi_documents_the_raw_body(start_engine):
     engine = await start_engine(CHANNELS)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.api_port}") as client:
+    async with api_client(engine) as client:
         spec = (await client.get("/openapi.json")).json()
     operation = spec["paths"]["/api/v1/channels/{name}/messages"]["post"]
     assert "x-application/hl7-v2+er7" in operation["requestBody"]["content"]

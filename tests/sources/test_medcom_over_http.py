@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import httpx
-from conftest import FIXTURES, SHARED, message_rows
+from conftest import FIXTURES, SHARED, api_client, message_rows
 
 from engine.formats.edifact import parse_edifact
 from engine.receipts.medcom import read_receipt
@@ -30,7 +30,7 @@ CHANNELS = {
 
 async def post(engine, body: bytes, accept: str = "application/json") -> httpx.Response:
     url = f"http://127.0.0.1:{engine.api_port}/api/v1/channels/municipality-in/messages"
-    async with httpx.AsyncClient() as client:
+    async with api_client(engine) as client:
         return await client.post(url, content=body, headers={"Accept": accept})
 
 
