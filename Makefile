@@ -30,9 +30,11 @@ format: $(INSTALLED)
 	$(BIN)/ruff format engine tests bench
 	$(BIN)/ruff check --fix engine tests bench
 
-bench: $(INSTALLED)
+bench: $(INSTALLED) servers
 	$(BIN)/python bench/mllp_throughput.py
 	$(BIN)/python bench/mapping_throughput.py
+	$(BIN)/python bench/medcom_throughput.py
+	$(BIN)/python bench/scaleout.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
