@@ -3,14 +3,40 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from typing import Any
 
 import structlog
+
+# A CPR number (DDMMYY-NNNN, with or without the hyphen) anywhere in a log line: a last
+# line of defence for text that came from a message (an error quoting a segment, say).
+_CPR = re.compile(r"(?<!\d)([0-3]\d[01]\d\d\d)-?\d{4}(?!\d)")
+
+
+class MaskCpr(logging.Filter):
+    """The same for libraries' own log records (stdlib logging)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(c.isdigit() for c in text):
+            record.msg, record.args = _CPR.sub(r"\1-****", text), ()
+        return True
+
+
+def mask_cpr(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: every CPR-shaped number in the event becomes DDMMYY-****."""
+    for key, value in event.items():
+        if isinstance(value, str) and any(c.isdigit() for c in value):
+            event[key] = _CPR.sub(r"\1-****", value)
+    return event
 
 
 def configure(level: str = "info", json: bool = False) -> None:
     numeric = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(stream=sys.stderr, level=numeric, format="%(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskCpr())
     renderer = (
         structlog.processors.JSONRenderer()
         if json
@@ -24,6 +50,7 @@ def configure(level: str = "info", json: bool = False) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            mask_cpr,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
