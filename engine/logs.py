@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -24,7 +25,7 @@ class MaskCpr(logging.Filter):
         return True
 
 
-def mask_cpr(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def mask_cpr(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """structlog processor: every CPR-shaped number in the event becomes DDMMYY-****."""
     for key, value in event.items():
         if isinstance(value, str) and any(c.isdigit() for c in value):
