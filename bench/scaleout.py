@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import signal
 import sys
 import tempfile
@@ -118,6 +119,7 @@ async def measure(store: str, queue: str, workers: int, count: int, sink: EpjSim
     finally:
         for process in processes:
             await stop(process)
+        shutil.rmtree(folder, ignore_errors=True)
     arrivals = sink.arrivals
     seconds = max(arrivals[-1] - arrivals[0], 1e-6)
     return {"workers": workers, "messages": count, "per_s": round((count - 1) / seconds)}
@@ -138,7 +140,7 @@ async def main(count: int, worker_counts: list[int]) -> dict:
     try:
         sink_rate = await baseline(sink, count)
         setups = {
-            "sql/SQLite": lambda n: (f"sqlite:///{tempfile.mkdtemp()}/kanal.db", ""),
+            "sql/SQLite": lambda n: (f"sqlite:///{rabbit_folder}/sqlite-{n}/kanal.db", ""),
             "sql/PostgreSQL": lambda n: (postgres.create_database(f"sql{n}"), ""),
             "rabbitmq/PostgreSQL": lambda n: (
                 postgres.create_database(f"rabbit{n}"),
@@ -156,6 +158,7 @@ async def main(count: int, worker_counts: list[int]) -> dict:
         await sink.stop()
         rabbitmq.close()
         postgres.close()
+        shutil.rmtree(rabbit_folder, ignore_errors=True)
     print(f"{'baseline (bare sink)':<22}1 client   {sink_rate:>8,.0f} msg/s")
     return {"baseline_sink_per_s": round(sink_rate), "rows": rows}
 

@@ -24,9 +24,7 @@ def create(
     channel: Annotated[
         str | None, typer.Option(help="a source token: the only channel it may post to")
     ] = None,
-    name: Annotated[
-        str | None, typer.Option(help="who holds it (default: made up)")
-    ] = None,
+    name: Annotated[str | None, typer.Option(help="who holds it (default: made up)")] = None,
     config: ConfigOption = "engine.toml",  # type: ignore[assignment]
 ) -> None:
     """Create a token and print it. It is shown only this once; the store keeps its hash."""
