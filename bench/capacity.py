@@ -1,0 +1,155 @@
+"""Start-up time and memory with a large backlog: N messages queued for a destination that
+is down, then `kanal run` is started. Measured beside a baseline in the same run: the same
+engine on an empty store.
+
+Start-up is the time from launching the process to its MLLP listener answering; memory
+is the process's peak RSS after it has run for a while with the backlog (its workers
+claiming and finding the destination down).
+
+    python bench/capacity.py [--messages 1000000] [--settle 10]
+
+Writes bench/results/capacity.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from sqlalchemy import insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.devservers.ports import free_port
+from engine.store.database import migrate, open_database
+from engine.store.schema import DeliveryStatus, contents, deliveries, messages
+
+RESULTS = Path(__file__).parent / "results"
+BATCH = 20_000
+RAW = (
+    b"MSH|^~\\&|LAB|RHH|KANAL|KANAL|20250314093000||ORU^R01^ORU_R01|C1|P|2.5\r"
+    b"PID|1||0101451234^^^CPR^NNDN||Jensen^Anna||19450101|F\r"
+    b"OBX|1|NM|NPU02319^Haemoglobin;B^NPU||8.4|mmol/L|8.3-10.5|N|||F\r"
+)
+
+
+def setup(folder: Path, port: int) -> Path:
+    (folder / "channels").mkdir(parents=True)
+    (folder / "channels" / "lab.toml").write_text(
+        textwrap.dedent(f"""
+        [channel]
+        name = "lab"
+        [source]
+        type = "mllp"
+        port = {port}
+        [[destination]]
+        name = "epj"
+        type = "mllp"
+        port = {free_port()}
+        """)
+    )
+    config = folder / "engine.toml"
+    config.write_text('[api]\nenabled = false\n[store]\nurl = "sqlite:///var/kanal.db"\n')
+    return config
+
+
+def fill(store: Path, count: int) -> float:
+    """`count` received messages, each with one queued delivery, in big transactions."""
+    started = time.perf_counter()
+    database = open_database(f"sqlite:///{store}", synchronous="OFF")
+    migrate(database)
+    now = time.time()
+    for first in range(0, count, BATCH):
+        ids = range(first + 1, min(first + BATCH, count) + 1)
+        with database.begin() as conn:
+            conn.execute(insert(messages), [_message(i, now) for i in ids])
+            conn.execute(
+                insert(contents),
+                [{"message_id": i, "stage": "raw", "data": RAW, "created_at": now} for i in ids],
+            )
+            conn.execute(insert(deliveries), [_delivery(i, now) for i in ids])
+        print(f"\r  filled {ids[-1]:,} / {count:,}", end="", flush=True)
+    print()
+    database.dispose()
+    return time.perf_counter() - started
+
+
+def _message(i: int, now: float) -> dict[str, object]:
+    return dict(
+        id=i, channel="lab", status="ROUTED", format="hl7v2", type="ORU^R01",
+        control_id=f"C{i}", sender="LAB", receiver="KANAL", cpr="0101451234",
+        size=len(RAW), received_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+def _delivery(i: int, now: float) -> dict[str, object]:
+    return dict(
+        id=i, message_id=i, channel="lab", destination="epj", status=DeliveryStatus.QUEUED,
+        attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+async def start_and_measure(config: Path, port: int, settle: float) -> dict[str, float]:
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "engine", "run", "--config", str(config), "--log-level", "error",
+        cwd=config.parent,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(120):
+            while True:
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                    break
+                except OSError:
+                    await asyncio.sleep(0.02)
+        startup = time.perf_counter() - started
+        await asyncio.sleep(settle)
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        peak_mb = int(fields["VmHWM"].split()[0]) / 1024
+        now_mb = int(fields["VmRSS"].split()[0]) / 1024
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 60)
+    return {"startup_s": round(startup, 2), "peak_rss_mb": round(peak_mb), "rss_mb": round(now_mb)}
+
+
+async def main(count: int, settle: float) -> dict[str, object]:
+    result: dict[str, object] = {"messages": count}
+    for label, backlog in (("empty store", 0), (f"{count:,} queued", count)):
+        folder = Path(tempfile.mkdtemp(prefix="kanal-capacity-"))
+        try:
+            port = free_port()
+            config = setup(folder, port)
+            if backlog:
+                result["fill_s"] = round(fill(folder / "var" / "kanal.db", backlog), 1)
+            figures = await start_and_measure(config, port, settle)
+            result[label] = figures
+            print(
+                f"{label:<20} start-up {figures['startup_s']:>6.2f} s   "
+                f"RSS {figures['rss_mb']:>5} MB (peak {figures['peak_rss_mb']} MB)"
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--settle", type=float, default=10.0)
+    args = parser.parse_args()
+    outcome = asyncio.run(main(args.messages, args.settle))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "capacity.json").write_text(json.dumps(outcome, indent=2) + "\n")
+    print(f"wrote {RESULTS / 'capacity.json'}")
