@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from engine.commands import (
+    audit,
     channels,
     demo,
     ingest,
@@ -33,6 +34,7 @@ app.add_typer(messages.app, name="messages")
 app.add_typer(partners.app, name="partners")
 app.add_typer(queues.app, name="queues")
 app.add_typer(token.app, name="token")
+app.add_typer(audit.app, name="audit")
 
 if __name__ == "__main__":
     app()

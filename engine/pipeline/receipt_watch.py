@@ -13,6 +13,7 @@ from sqlalchemy import Engine as Database
 
 from engine.config import ChannelConfig, ReceiptPolicy
 from engine.receipts.medcom.new_envelope import new_envelope_id, with_new_envelope
+from engine.store.audit import seal
 from engine.store.reliable import give_up, overdue, send_again
 
 log = structlog.get_logger("kanal.receipts")
@@ -65,4 +66,5 @@ class ReceiptWatch:
                         why += f" in envelope {envelope_id}"
                     send_again(conn, item, again, envelope_id or None, now, why)
                     woken.append((channel, destination))
+                seal(conn)  # the audit events above join the chain; last in the transaction
         return woken

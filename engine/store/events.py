@@ -6,6 +6,7 @@ import time
 
 from sqlalchemy import Connection, insert
 
+from engine.store.audit import seal
 from engine.store.schema import audit_events
 
 
@@ -29,3 +30,4 @@ def record_event(
             reason=reason or None,
         )
     )
+    seal(conn)  # callers record the event last in their transaction

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from engine.store.audit import seal
 from engine.store.schema import DeliveryStatus, audit_events, deliveries, messages
 
 # What may be sent again: finished or given up. Deliveries still queued, retrying or
@@ -142,4 +143,5 @@ def _change(
             for r in rows
         ],
     )
+    seal(conn)  # the last statement of every caller's transaction
     return len(rows)

@@ -1,5 +1,8 @@
 """MedCom reliable messaging, outbound: deliveries sent but not receipted in time are sent
-again (the letter in a new envelope) a few times, then given up as DEAD."""
+again (the letter in a new envelope) a few times, then given up as DEAD.
+
+`send_again` and `give_up` write audit events: the caller seals them
+(`engine.store.audit.seal`) at the end of its transaction, after the last of them."""
 
 from __future__ import annotations
 

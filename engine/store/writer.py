@@ -21,6 +21,8 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine
 
+from engine.store.audit import seal
+
 log = structlog.get_logger("kanal.store")
 
 Handler = Callable[[Connection, list[Any]], list[Any]]
@@ -108,4 +110,5 @@ class Writer:
                     out = handler(conn, [batch[i][1] for i in indexes])
                     for i, value in zip(indexes, out, strict=True):
                         results[i] = value
+            seal(conn)  # the audit rows the handlers wrote join the chain; last, always
         return results

@@ -1,0 +1,328 @@
+"""The audit log as a hash chain: tamper-evident, checked by `kanal audit verify`.
+
+Rows are inserted without `seq` and `hash`; before the transaction that inserted them
+commits, `seal(conn)` locks the chain's head (`audit_chain`, id 1), gives every audit row
+with no `seq` that the transaction can see the next position, in id order, with
+hash = sha256(previous hash + the row's fields), and moves the head. Changing a row's
+content, deleting one, or deleting the newest ones breaks the chain where it happened.
+
+Why one total order with several processes on PostgreSQL: every transaction that inserts
+audit rows seals them before it commits, so the unsealed rows it can see are its own
+(plus any written around the engine, which the first sealer adopts). It seals them while
+holding the head's row lock, which it keeps until it commits, and the next sealer reads
+the head only after that commit: positions are handed out one transaction at a time and
+never twice (the unique index on seq would refuse it anyway). On SQLite there is only one
+writer at a time, so a plain read of the head is enough.
+
+Sealing must be the last thing a transaction does: the head lock is then only ever
+waited for, never held while waiting for another row lock, so it cannot deadlock.
+
+The chain proves the log was not edited by someone who did not also recompute every hash
+after the edit; there is no secret. Keep the head's hash somewhere else now and then
+(`kanal audit verify` prints it) to bind the past.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.expression import ClauseElement
+
+from engine.store.bulk import Bulk
+from engine.store.schema import audit_chain, audit_events
+
+log = structlog.get_logger("kanal.audit")
+
+GENESIS = "0" * 64  # the hash before the first event
+HEAD = 1  # the chain head's row id
+CHUNK = 5000  # rows read at a time by verify
+STALE = 300.0  # seconds: an unsealed row this old was not written by the sealing transaction
+
+_FIELDS = (
+    audit_events.c.id,
+    audit_events.c.at,
+    audit_events.c.actor,
+    audit_events.c.action,
+    audit_events.c.message_id,
+    audit_events.c.delivery_id,
+    audit_events.c.detail,
+    audit_events.c.reason,
+)
+
+
+# Built once: json.dumps with options makes a new encoder on every call.
+_canonical = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+def link(previous: str, row: Any) -> str:
+    """The hash of one audit row, chained to the one before it: sha256 of the previous
+    hash (hex) followed by the row as a JSON array (ASCII, no spaces) of id, repr(at),
+    actor, action, message_id, delivery_id, detail, reason."""
+    id_, at, actor, action, message_id, delivery_id, detail, reason = row[:8]
+    canonical = _canonical(
+        [
+            int(id_),
+            repr(float(at)),
+            actor,
+            action,
+            None if message_id is None else int(message_id),
+            None if delivery_id is None else int(delivery_id),
+            detail,
+            reason,
+        ]
+    )
+    return hashlib.sha256((previous + canonical).encode("ascii")).hexdigest()
+
+
+class _Statement:
+    """A fixed statement compiled once per dialect and run as plain driver SQL: the seal
+    runs in every commit of the writer, where SQLAlchemy's per-statement cost shows."""
+
+    def __init__(self, statement: ClauseElement):
+        self._statement = statement
+        self._compiled: dict[str, str] = {}
+
+    def run(self, conn: Connection) -> Sequence[Any]:
+        name = conn.dialect.name
+        sql = self._compiled.get(name)
+        if sql is None:
+            sql = str(
+                self._statement.compile(
+                    dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+                )
+            )
+            self._compiled[name] = sql
+        return conn.exec_driver_sql(sql).all()
+
+
+# No ORDER BY: sorting the few rows here lets the database use ix_audit_seq (the NULLs)
+# instead of walking the whole table in id order.
+_UNSEALED = _Statement(select(*_FIELDS).where(audit_events.c.seq.is_(None)))
+_LOCK_HEAD = _Statement(
+    select(audit_chain.c.seq, audit_chain.c.hash).where(audit_chain.c.id == HEAD).with_for_update()
+)
+_SEAL_ROW = Bulk(
+    update(audit_events)
+    .where(audit_events.c.id == bindparam("row_id"))
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+_MOVE_HEAD = Bulk(
+    update(audit_chain)
+    .where(audit_chain.c.id == bindparam("head_id"))
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+)
+
+
+def seal(conn: Connection) -> int:
+    """Chain every unsealed audit row this transaction can see; how many it sealed.
+
+    Call it last in every transaction that inserts audit rows. With nothing to seal it
+    costs one indexed select and takes no lock.
+    """
+    rows = _UNSEALED.run(conn)
+    if not rows:
+        return 0
+    seq, previous = _lock_head(conn)
+    if conn.dialect.name != "sqlite":
+        # While we waited for the head, another transaction may have sealed rows that
+        # were committed unsealed (written around the engine): read again, under the lock.
+        rows = _UNSEALED.run(conn)
+    old = time.time() - STALE
+    stale = [int(r.id) for r in rows if float(r.at) < old]
+    if stale:  # not this transaction's: written around the engine, or before the upgrade
+        log.warning("audit.adopted", ids=stale[:20], count=len(stale))
+    return _chain(conn, sorted(rows, key=lambda r: int(r.id)), seq, previous)
+
+
+def seal_backlog(conn: Connection, chunk: int = CHUNK) -> int:
+    """Seal the rows written before the log was chained, oldest first, a chunk at a time
+    (migration 0005: so that no writer's commit meets millions of them)."""
+    total, after = 0, -1
+    while True:
+        rows = conn.execute(
+            select(*_FIELDS)
+            .where(audit_events.c.id > after, audit_events.c.seq.is_(None))
+            .order_by(audit_events.c.id)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return total
+        seq, previous = _lock_head(conn)
+        total += _chain(conn, rows, seq, previous)
+        after = int(rows[-1].id)
+
+
+def _chain(conn: Connection, rows: Sequence[Any], seq: int, previous: str) -> int:
+    """Give `rows` (in id order) the positions after `seq`, and move the head."""
+    if not rows:
+        return 0
+    sealed = []
+    for row in rows:
+        seq += 1
+        previous = link(previous, row)
+        sealed.append({"row_id": row.id, "new_seq": seq, "new_hash": previous})
+    _SEAL_ROW.run(conn, sealed)
+    _MOVE_HEAD.run(conn, [{"head_id": HEAD, "head_seq": seq, "head_hash": previous}])
+    return len(sealed)
+
+
+def _lock_head(conn: Connection) -> tuple[int, str]:
+    head = _LOCK_HEAD.run(conn)
+    if not head:
+        _create_head(conn)
+        head = _LOCK_HEAD.run(conn)
+    return int(head[0].seq), str(head[0].hash)
+
+
+def _create_head(conn: Connection) -> None:
+    """The head row, if nobody has made it yet (a concurrent creator wins; we then lock
+    theirs). Missing while sealed rows exist means it was deleted: it continues from the
+    newest sealed row rather than stopping every write (`verify` cannot see that)."""
+    last = conn.execute(
+        select(audit_events.c.seq, audit_events.c.hash)
+        .where(audit_events.c.seq.is_not(None))
+        .order_by(audit_events.c.seq.desc())
+        .limit(1)
+    ).first()
+    seq, hash_ = (int(last.seq), str(last.hash)) if last is not None else (0, GENESIS)
+    if last is not None:
+        log.warning("audit.head_recreated", seq=seq)
+    values = {"id": HEAD, "seq": seq, "hash": hash_}
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(postgresql.insert(audit_chain).values(values).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        conn.execute(sqlite.insert(audit_chain).values(values).on_conflict_do_nothing())
+    else:
+        conn.execute(insert(audit_chain).values(values))
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    checked: int  # events whose hash was recomputed
+    head_seq: int
+    head_hash: str
+    problem: str | None = None  # the first one found; None: the chain is intact
+    event_id: int | None = None  # the row it names, where there is one
+    seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+Progress = Callable[[int, int], None]  # (events checked, events in the chain)
+
+
+def verify(conn: Connection, progress: Progress | None = None, chunk: int = CHUNK) -> VerifyResult:
+    """Walk the chain in seq order, a chunk at a time, and recompute every hash.
+
+    Reports the first problem: a row changed, a position missing (a row deleted), a head
+    that the newest row does not match (the newest rows deleted), rows beyond the head or
+    with no position (written around the engine). Safe while the engine runs: it checks
+    the chain up to the head as it was when it started; rows sealed later are not read.
+    """
+    head = conn.execute(
+        select(audit_chain.c.seq, audit_chain.c.hash).where(audit_chain.c.id == HEAD)
+    ).first()
+    if head is None:
+        first = conn.execute(
+            select(audit_events.c.id, audit_events.c.seq)
+            .where(audit_events.c.seq.is_not(None))
+            .order_by(audit_events.c.seq)
+            .limit(1)
+        ).first()
+        if first is not None:
+            return VerifyResult(
+                0, 0, GENESIS, "the chain's head (audit_chain) was deleted", first.id, first.seq
+            )
+        head_seq, head_hash = 0, GENESIS
+    else:
+        head_seq, head_hash = int(head.seq), str(head.hash)
+
+    def result(problem: str | None = None, row: Any = None, seq: int | None = None) -> VerifyResult:
+        return VerifyResult(
+            checked,
+            head_seq,
+            head_hash,
+            problem,
+            None if row is None else int(row.id),
+            seq if seq is not None or row is None or row.seq is None else int(row.seq),
+        )
+
+    page = (
+        select(*_FIELDS, audit_events.c.seq, audit_events.c.hash)
+        .where(
+            audit_events.c.seq > bindparam("after"),
+            audit_events.c.seq <= head_seq,
+        )
+        .order_by(audit_events.c.seq)
+        .limit(chunk)
+    )
+    checked, expected, previous = 0, 1, GENESIS
+    while expected <= head_seq:
+        rows = conn.execute(page, {"after": expected - 1}).all()
+        if not rows:
+            break
+        for row in rows:
+            if row.seq != expected:
+                return result(
+                    f"seq {expected} is missing: an event was deleted"
+                    f" (the next is audit event id {row.id}, seq {row.seq})",
+                    row,
+                    expected,
+                )
+            if link(previous, row) != row.hash:
+                return result(f"audit event id {row.id} (seq {row.seq}) was changed", row)
+            previous = row.hash
+            expected += 1
+            checked += 1
+        if progress is not None:
+            progress(checked, head_seq)
+    if checked < head_seq:
+        return result(
+            f"seq {expected} is missing: the newest events were deleted"
+            f" (the chain's head is at seq {head_seq}, the last event at seq {checked})",
+            seq=expected,
+        )
+    if previous != head_hash:
+        return result(
+            f"the chain's head (seq {head_seq}) does not match its last event:"
+            " the head or that event was changed",
+            seq=head_seq,
+        )
+
+    # Rows past the head: every sealer moves the head in the same transaction, so the head
+    # read after max(seq) covers every committed row; more means rows added by hand.
+    beyond = conn.execute(select(func.max(audit_events.c.seq))).scalar()
+    now_head = conn.execute(select(audit_chain.c.seq).where(audit_chain.c.id == HEAD)).scalar()
+    if beyond is not None and now_head is not None and beyond > now_head:
+        extra = conn.execute(
+            select(audit_events.c.id, audit_events.c.seq).where(audit_events.c.seq == beyond)
+        ).first()
+        return result(f"seq {beyond} is beyond the chain's head: added by hand", extra)
+
+    # Every transaction seals before it commits, so committed unsealed rows were written
+    # around the engine (or before the upgrade that chains the log, with nothing audited
+    # since: the next audited change adopts them).
+    loose = conn.execute(
+        select(audit_events.c.id, audit_events.c.at, audit_events.c.seq)
+        .where(audit_events.c.seq.is_(None))
+        .order_by(audit_events.c.id)
+        .limit(1)
+    ).first()
+    if loose is not None:
+        return result(
+            f"audit event id {loose.id} is not in the chain (it has no seq):"
+            " it was added around the engine",
+            loose,
+        )
+    return result()
