@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from engine.api.audit import audit_router
 from engine.api.auth import TokenCache, require
 from engine.api.operations import operations_router
 from engine.receipts.medcom_answer import medcom_reply, transport_reply
@@ -47,6 +48,7 @@ def create_app(engine: Engine) -> FastAPI:
     anyone = require(tokens, "source", "integrator", "auditor")
     poster = require(tokens, "source", "integrator")
     app.include_router(operations_router(engine, require(tokens, "integrator")))
+    app.include_router(audit_router(engine, require(tokens, "integrator", "auditor")))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -111,3 +111,18 @@ async def test_operations_are_attributed_to_the_tokens_holder(start_engine):
             "SELECT actor FROM audit_events WHERE action = 'CANCELLED'"
         ).scalars()
         assert list(actors) == [f"token:{holder}"]
+
+
+async def test_auditors_verify_the_audit_chain_and_it_names_a_tampered_event(engine):
+    async with api_client(engine, "integrator") as poster:
+        assert (await poster.post("/api/v1/channels/adt/messages", content=hl7("V1"))).is_success
+    async with api_client(engine, "auditor") as auditor:
+        intact = (await auditor.get("/api/v1/audit/verify")).json()
+        assert intact["ok"] is True and intact["checked"] >= 2
+        with engine.database.begin() as conn:
+            conn.exec_driver_sql("UPDATE audit_events SET detail = 'edited' WHERE id = 1")
+        broken = (await auditor.get("/api/v1/audit/verify")).json()
+    assert broken["ok"] is False and broken["event_id"] == 1
+    assert "changed" in broken["problem"]
+    async with api_client(engine, "source") as source:
+        assert (await source.get("/api/v1/audit/verify")).status_code == 403
