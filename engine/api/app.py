@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse, Response
 
 from engine.api.audit import audit_router
 from engine.api.auth import TokenCache, require
+from engine.api.console import console_router
+from engine.api.messages import messages_router
 from engine.api.operations import operations_router
 from engine.receipts.medcom_answer import medcom_reply, transport_reply
 from engine.store.tokens import Principal
@@ -48,6 +50,8 @@ def create_app(engine: Engine) -> FastAPI:
     anyone = require(tokens, "source", "integrator", "auditor")
     poster = require(tokens, "source", "integrator")
     app.include_router(operations_router(engine, require(tokens, "integrator")))
+    app.include_router(messages_router(engine, require(tokens, "integrator", "auditor")))
+    app.include_router(console_router(engine, tokens))
     app.include_router(audit_router(engine, require(tokens, "integrator", "auditor")))
 
     @app.get("/healthz")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +20,8 @@ from engine.commands.common import (
 )
 from engine.commands.resend import cancel_command, resend_command
 from engine.store.database import open_database
+from engine.store.disclosure import ReasonRequired, check_reason, present
+from engine.store.events import record_event
 from engine.store.queries import SearchFilter, message_detail, search_messages
 from engine.timefmt import iso, parse_time
 
@@ -105,39 +108,36 @@ def search(
 def show(
     message_id: Annotated[int, typer.Argument(help="message id")],
     config: ConfigOption = "engine.toml",  # type: ignore[assignment]
-    reveal: Annotated[bool, typer.Option(help="show the CPR number unmasked")] = False,
+    reveal: Annotated[
+        bool, typer.Option(help="show the CPR number and the content stages (needs --reason)")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="why you reveal them: recorded in the audit log")
+    ] = None,
     format: FormatOption = "table",
 ) -> None:
-    """Metadata, content stages, deliveries with every attempt, and the audit trail."""
+    """Metadata, deliveries with every attempt, and the audit trail; the content stages
+    and the full CPR only with --reveal --reason TEXT (an audit event REVEAL)."""
     check_format(format)
+    if reveal:
+        try:
+            reason = check_reason(reason)
+        except ReasonRequired:
+            fail("--reveal needs --reason TEXT: why you read this patient's data")
     engine_config, _ = load(config)
-    with open_database(engine_config.store_url).connect() as conn:
+    with open_database(engine_config.store_url).begin() as conn:
         detail = message_detail(conn, message_id)
+        if detail is not None and reveal:
+            actor = f"cli:{getpass.getuser()}"
+            what = f"message {message_id}: CPR and content stages"
+            record_event(conn, actor, "REVEAL", what, reason=reason, message_id=message_id)
     if detail is None:
         fail(f"no message with id {message_id}", code=1)
-    _readable(detail, reveal)
+    detail = present(detail, reveal)
     if format == "json":
         print_json(detail)
         return
     _print_detail(detail)
-
-
-def _readable(detail: dict[str, Any], reveal: bool) -> None:
-    charset = detail["charset"] or "utf-8"
-    for key in ("received_at", "updated_at"):
-        detail[key] = iso(detail[key])
-    if not reveal:
-        detail["cpr"] = mask_cpr(detail["cpr"])
-    for content in detail["contents"]:
-        content["created_at"] = iso(content["created_at"])
-        content["data"] = content["data"].decode(charset, "replace")
-    for delivery in detail["deliveries"]:
-        for key in ("created_at", "updated_at", "next_attempt_at", "lease_until"):
-            delivery[key] = iso(delivery[key])
-        for attempt in delivery["attempt_log"]:
-            attempt["started_at"] = iso(attempt["started_at"])
-    for event in detail["audit"]:
-        event["at"] = iso(event["at"])
 
 
 def _print_detail(detail: dict[str, Any]) -> None:
@@ -160,10 +160,13 @@ def _print_detail(detail: dict[str, Any]) -> None:
     ):
         meta.add_row(key, str(detail[key] if detail[key] is not None else ""))
     console.print(meta)
-    for content in detail["contents"]:
+    for content in detail.get("contents", []):
         where = f" (delivery {content['delivery_id']})" if content["delivery_id"] else ""
         console.rule(f"{content['stage']}{where}")
         console.print(content["data"].replace("\r", "\n").rstrip(), markup=False, highlight=False)
+    if "contents" not in detail and detail["stages"]:
+        stages = ", ".join(f"{s['stage']} ({s['size']} bytes)" for s in detail["stages"])
+        console.print(f"content stages withheld: {stages}; --reveal --reason TEXT shows them")
     deliveries = Table(
         "delivery", "destination", "status", "attempts", "last error", title="deliveries"
     )

@@ -136,10 +136,30 @@ async def test_search_and_show(start_engine, tmp_path):
     shown = json.loads(
         kanal("messages", "show", message_id, "--config", config, "--format", "json").stdout
     )
-    assert [c["stage"] for c in shown["contents"]] == ["raw"]
-    assert shown["contents"][0]["data"].startswith("MSH|")
+    assert "contents" not in shown and [s["stage"] for s in shown["stages"]] == ["raw"]
+    assert shown["cpr"] == f"{cpr[:6]}-****"
     assert shown["deliveries"][0]["attempt_log"][0]["outcome"] == "ok"
     assert [e["action"] for e in shown["audit"]] == ["RECEIVED", "ROUTED", "SENT"]
+    refused = runner.invoke(app, ["messages", "show", message_id, "--config", config, "--reveal"])
+    assert refused.exit_code != 0 and "--reason" in refused.stderr
+    revealed = json.loads(
+        kanal(
+            "messages",
+            "show",
+            message_id,
+            "--config",
+            config,
+            "--format",
+            "json",
+            "--reveal",
+            "--reason",
+            "ticket 7",
+        ).stdout
+    )
+    assert revealed["contents"][0]["data"].startswith("MSH|") and revealed["cpr"] == cpr
+    again = kanal("messages", "show", message_id, "--config", config, "--format", "json")
+    [event] = [e for e in json.loads(again.stdout)["audit"] if e["action"] == "REVEAL"]
+    assert event["actor"].startswith("cli:")
     missing = runner.invoke(app, ["messages", "show", "999", "--config", config])
     assert missing.exit_code == 1 and "no message with id 999" in missing.stderr
 
