@@ -20,7 +20,7 @@ from engine.commands.common import (
 )
 from engine.commands.resend import cancel_command, resend_command
 from engine.store.database import open_database
-from engine.store.disclosure import ReasonRequired, check_reason, present
+from engine.store.disclosure import ReasonRequired, check_reason, describe, present
 from engine.store.events import record_event
 from engine.store.queries import SearchFilter, message_detail, search_messages
 from engine.timefmt import iso, parse_time
@@ -45,11 +45,21 @@ def search(
     since: Annotated[str | None, typer.Option(help="ISO time or e.g. '2h' ago")] = None,
     until: Annotated[str | None, typer.Option(help="ISO time or e.g. '10m' ago")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
-    reveal: Annotated[bool, typer.Option(help="show CPR numbers unmasked")] = False,
+    reveal: Annotated[
+        bool, typer.Option(help="show CPR numbers unmasked (needs --reason)")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="why you reveal them: recorded in the audit log")
+    ] = None,
     format: FormatOption = "table",
 ) -> None:
-    """Messages matching every given filter, newest first."""
+    """Messages matching every given filter, newest first. The search is an audit event."""
     check_format(format)
+    if reveal:
+        try:
+            reason = check_reason(reason)
+        except ReasonRequired:
+            fail("--reveal needs --reason TEXT: why you read these patients' CPR numbers")
     engine_config, _ = load(config)
     try:
         where = SearchFilter(
@@ -66,8 +76,10 @@ def search(
     except ValueError as exc:
         fail(str(exc))
     database = open_database(engine_config.store_url)
-    with database.connect() as conn:
+    with database.begin() as conn:
         rows = search_messages(conn, where)
+        action = "REVEAL" if reveal else "SEARCH"
+        record_event(conn, f"cli:{getpass.getuser()}", action, describe(where), reason=reason)
     for row in rows:
         row["received_at"] = iso(row["received_at"])
         if not reveal:

@@ -98,11 +98,21 @@ async def test_search_and_show(start_engine, tmp_path):
             "--cpr",
             f"{cpr[:6]}-{cpr[6:]}",
             "--reveal",
+            "--reason",
+            "patient called",
             "--format",
             "json",
         ).stdout
     )
     assert {m["cpr"] for m in by_cpr} == {cpr}
+    refused = runner.invoke(app, ["messages", "search", "--config", config, "--reveal"])
+    assert refused.exit_code == 2 and "--reveal needs --reason" in refused.stderr
+    with engine.database.connect() as conn:
+        events = conn.exec_driver_sql(
+            "SELECT action, reason FROM audit_events WHERE action IN ('SEARCH', 'REVEAL')"
+        ).all()
+    assert ("REVEAL", "patient called") in [tuple(e) for e in events]
+    assert any(action == "SEARCH" for action, _ in events)
     assert json.loads(
         kanal(
             "messages",
