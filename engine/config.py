@@ -69,6 +69,9 @@ class MllpSource(Strict):
     port: int = Field(ge=0, le=65535)
     timeout: Duration = 60.0  # idle connection timeout
     max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # open connections at most; more are closed at once (a flood must not use up the
+    # process's file descriptors, which the store and the other listeners need too)
+    max_connections: int = Field(default=200, ge=1)
     tls: TLSConfig | None = None
 
     _durations = field_validator("timeout", mode="before")(_duration)

@@ -32,6 +32,11 @@ class MllpSender:
             )
 
     async def send(self, payload: bytes, item: Claimed) -> SendResult:
+        if self._reader is not None and self._reader.at_eof():
+            # The partner hung up while we were idle (it went down, or dropped an idle
+            # connection): nothing was sent on it, so connect again instead of counting a
+            # failed attempt against the message.
+            await self.close()
         if self._writer is None:
             try:
                 await self._connect()
