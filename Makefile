@@ -36,6 +36,7 @@ bench: $(INSTALLED) servers
 	$(BIN)/python bench/medcom_throughput.py
 	$(BIN)/python bench/scaleout.py
 	$(BIN)/python bench/capacity.py
+	$(BIN)/python bench/search.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

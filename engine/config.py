@@ -202,6 +202,11 @@ class ChannelInfo(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     enabled: bool = True
+    # content retention, e.g. "30d": older content stages of finished messages are deleted
+    # (metadata, deliveries, attempts and audit stay); None keeps content for ever
+    retention: Duration | None = None
+
+    _durations = field_validator("retention", mode="before")(_duration)
 
 
 class ChannelFilter(Strict):
@@ -236,6 +241,9 @@ class EngineSection(Strict):
     channels_dir: str = "channels"
     mappings_dir: str = "mappings"
     data_dir: str = "var"
+    prune_every: Duration = 600.0  # how often channels' content retention runs
+
+    _durations = field_validator("prune_every", mode="before")(_duration)
 
 
 class StoreSection(Strict):

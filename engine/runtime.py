@@ -17,6 +17,7 @@ from engine.pipeline.claims import ClaimSource, NoticeClaims, StoreClaims
 from engine.pipeline.items import ClaimRequest
 from engine.pipeline.receipt_watch import ReceiptWatch
 from engine.pipeline.receive import Receiver
+from engine.pipeline.retention import Retention
 from engine.pipeline.router import Router, compile_channel
 from engine.pipeline.worker import DestinationWorker
 from engine.queue.consumer import NoticeConsumer
@@ -94,6 +95,11 @@ class Engine:
             watch = ReceiptWatch(self.database, list(self.channels.values()), self._notify)
             if watch.needed:
                 self._spawn(watch.run(), "receipt watch")
+            retention = Retention(
+                self.database, [*self.channels.values()], self.config.engine.prune_every
+            )
+            if retention.needed:
+                self._spawn(retention.run(), "retention")
         if self.role in ("all", "receiver"):
             await self._start_sources()
             if self.config.api.enabled:

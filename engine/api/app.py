@@ -11,6 +11,7 @@ from engine.api.audit import audit_router
 from engine.api.auth import TokenCache, require
 from engine.api.console import console_router
 from engine.api.messages import messages_router
+from engine.api.metrics import metrics_router
 from engine.api.operations import operations_router
 from engine.receipts.medcom_answer import medcom_reply, transport_reply
 from engine.store.tokens import Principal
@@ -53,6 +54,7 @@ def create_app(engine: Engine) -> FastAPI:
     app.include_router(messages_router(engine, require(tokens, "integrator", "auditor")))
     app.include_router(console_router(engine, tokens))
     app.include_router(audit_router(engine, require(tokens, "integrator", "auditor")))
+    app.include_router(metrics_router(engine))  # open, like /healthz: Prometheus scrapes it
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

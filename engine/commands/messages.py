@@ -172,6 +172,8 @@ def _print_detail(detail: dict[str, Any]) -> None:
     ):
         meta.add_row(key, str(detail[key] if detail[key] is not None else ""))
     console.print(meta)
+    if detail.get("pruned_at"):
+        console.print(f"content pruned at {detail['pruned_at']} (the channel's retention)")
     for content in detail.get("contents", []):
         where = f" (delivery {content['delivery_id']})" if content["delivery_id"] else ""
         console.rule(f"{content['stage']}{where}")

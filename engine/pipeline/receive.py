@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from engine.formats.sniff import Parsed, parse_messages
+from engine.metrics import observe_received
 from engine.pipeline.items import Incoming
 from engine.pipeline.router import Router
 from engine.receipts.medcom import read_receipt
@@ -55,6 +56,7 @@ class Receiver:
             if item.error is None and p.meta.format in MEDCOM_FORMATS:
                 item.acknowledges = read_receipt(p)
         stored: list[Stored] = await self._writer.submit_many("receive", incoming)
+        observe_received(self._writer, channel, incoming)
         await self._announce(
             [
                 (channel, delivery.destination, delivery_id)

@@ -15,6 +15,7 @@ import structlog
 from engine.alerts import Alerts
 from engine.config import QueueSection, RetryPolicy
 from engine.destinations import Destination, SendResult
+from engine.metrics import observe_attempt
 from engine.pipeline.claims import ClaimSource
 from engine.pipeline.items import Claimed, Outcome
 from engine.pipeline.retry import backoff, decide
@@ -89,6 +90,7 @@ class DestinationWorker:
         """Send in order on one connection; False if the destination was unreachable."""
         for index, item in enumerate(items):
             outcome = await self._attempt(lane, item)
+            observe_attempt(self._writer, self.channel, self.name, outcome)
             self._recording.append(self._writer.enqueue("outcome", outcome))
             if outcome.verdict == "unreachable":
                 for rest in items[index + 1 :]:

@@ -62,10 +62,19 @@ def matching(conn: Connection, query: DeliveryQuery, allowed: tuple[str, ...]) -
 
 
 def resend(conn: Connection, ids: list[int], actor: str, reason: str = "") -> int:
-    """Queue these deliveries again, now, with a fresh attempt count."""
+    """Queue these deliveries again, now, with a fresh attempt count. A message whose
+    content retention has pruned cannot be sent again: its deliveries are left alone."""
+    pruned_messages = select(messages.c.id).where(messages.c.pruned_at.is_not(None))
+    pruned = set(
+        conn.execute(
+            select(deliveries.c.id).where(
+                deliveries.c.id.in_(ids), deliveries.c.message_id.in_(pruned_messages)
+            )
+        ).scalars()
+    )
     return _change(
         conn,
-        ids,
+        [i for i in ids if i not in pruned],
         RESENDABLE,
         {"status": DeliveryStatus.QUEUED, "attempts": 0, "lease_until": None},
         "RESEND",

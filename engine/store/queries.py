@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from engine.store.schema import (
     DeliveryStatus,
@@ -56,7 +56,13 @@ SUMMARY_COLUMNS = (
 
 
 def search_messages(conn: Connection, where: SearchFilter) -> list[dict[str, Any]]:
-    query = select(*SUMMARY_COLUMNS).order_by(messages.c.id.desc()).limit(where.limit)
+    # Newest by received_at (id breaks ties): every filter's index is (column, received_at),
+    # so a search reads only its page instead of sorting every match (1,000,000 messages).
+    query = (
+        select(*SUMMARY_COLUMNS)
+        .order_by(messages.c.received_at.desc(), messages.c.id.desc())
+        .limit(where.limit)
+    )
     status = where.status.upper() if where.status else None
     for column, value in (
         (messages.c.cpr, where.cpr.replace("-", "") if where.cpr else None),
@@ -75,8 +81,16 @@ def search_messages(conn: Connection, where: SearchFilter) -> list[dict[str, Any
         query = query.where(messages.c.received_at >= where.since)
     if where.until is not None:
         query = query.where(messages.c.received_at < where.until)
-    if where.before_id is not None:
-        query = query.where(messages.c.id < where.before_id)
+    if where.before_id is not None:  # the page after that message, in the same order
+        cursor_at = (
+            select(messages.c.received_at).where(messages.c.id == where.before_id).scalar_subquery()
+        )
+        query = query.where(
+            or_(
+                messages.c.received_at < cursor_at,
+                and_(messages.c.received_at == cursor_at, messages.c.id < where.before_id),
+            )
+        )
     return [dict(row._mapping) for row in conn.execute(query)]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine
 
+from engine.metrics import commit_timer
 from engine.store.audit import seal
 
 log = structlog.get_logger("kanal.store")
@@ -103,7 +104,7 @@ class Writer:
         for index, (kind, _, _) in enumerate(batch):
             by_kind.setdefault(kind, []).append(index)
         results: list[Any] = [None] * len(batch)
-        with self._engine.begin() as conn:
+        with commit_timer(self), self._engine.begin() as conn:
             for kind, handler in self._handlers.items():
                 indexes = by_kind.get(kind)
                 if indexes:
