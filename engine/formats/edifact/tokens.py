@@ -3,27 +3,37 @@
 pydifact's tokenizer reads one character at a time (about 1.8 ms for a MedCom letter,
 97% of reading it: bench/medcom_throughput.py); plain string splits do the same in C. The
 result is pydifact's own Segment model, as its parser gives it: an element with one
-component is a string, one with several a list. Never raises: what the split cannot make
-sense of is left to the structure checks.
+component is a string, one with several a list. The only refusal is a segment tag that is
+not three capital letters or digits (pydifact's Segment and the XML tree need one);
+anything else the split cannot make sense of is left to the structure checks.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 
 from pydifact.segments import Segment
+
+from engine.formats.edifact.errors import EdifactError
 
 Elements = list[str | list[str]]
 # Released (escaped) characters wait as C0 control codes, which a checked interchange
 # cannot contain (parse_edifact refuses them before the split), until the split is done.
 _HELD = "\x01\x02\x03\x04"
+_TAG = re.compile(r"[A-Z][A-Z0-9]{2}")  # an XML element name too (tree.py): no digit first
 
 
 def tokenize(text: str, una: str) -> list[Segment]:
     """`text` without UNA and without line breaks; `una` its six service characters."""
     with warnings.catch_warnings():  # pydifact warns of empty segments: the checks say more
         warnings.simplefilter("ignore")
-        return [Segment(tag, *elements) for tag, elements in split_segments(text, una)]
+        segments = split_segments(text, una)
+        for position, (tag, _) in enumerate(segments, 1):
+            if not _TAG.fullmatch(tag):  # the tag itself is not quoted: it may be any text
+                reason = f"segment {position}: the tag is not three capital letters or digits"
+                raise EdifactError("SYN", reason)
+        return [Segment(tag, *elements) for tag, elements in segments]
 
 
 def split_segments(text: str, una: str) -> list[tuple[str, Elements]]:

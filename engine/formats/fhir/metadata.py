@@ -19,34 +19,36 @@ SOR_ENDPOINT = "https://sor2.sum.dsdn.dk/#id="  # MedCom endpoints are SOR ids a
 
 
 def extract_metadata(resource: dict[str, Any], charset: str = "utf-8") -> Metadata:
-    entries = [e.get("resource", {}) for e in resource.get("entry", []) if isinstance(e, dict)]
+    # Any JSON may arrive: a field of the wrong type reads as absent, never as an error.
+    entries = [_obj(_obj(e).get("resource")) for e in _list(resource.get("entry"))]
     header = _first(entries, "MessageHeader")
     patient = _first(entries, "Patient")
     encounter = _first(entries, "Encounter")
-    event = (header.get("eventCoding") or {}).get("code", "")
-    destination = (header.get("destination") or [{}])[0]
-    source = header.get("source") or {}
-    identifiers = [i for i in patient.get("identifier", []) if isinstance(i, dict)]
+    event = _str(_obj(header.get("eventCoding")).get("code"))
+    destination = _obj((_list(header.get("destination")) or [{}])[0])
+    source = _obj(header.get("source"))
+    identifiers = [_obj(i) for i in _list(patient.get("identifier"))]
     cprs = [
-        i["value"]
+        _str(i.get("value"))
         for system in PERSON_SYSTEMS
         for i in identifiers
-        if i.get("system") == system and i.get("value")
+        if i.get("system") == system and _str(i.get("value"))
     ]
+    sender, receiver = _str(source.get("endpoint")), _str(destination.get("endpoint"))
     return Metadata(
         format="fhir",
-        type=event or resource.get("resourceType", ""),
-        control_id=header.get("id", "") or resource.get("id", ""),
-        sender=source.get("endpoint", ""),
-        receiver=destination.get("endpoint", ""),
+        type=event or _str(resource.get("resourceType")),
+        control_id=_str(header.get("id")) or _str(resource.get("id")),
+        sender=sender,
+        receiver=receiver,
         version="R4",
         cpr=cprs[0] if cprs else None,
         patient_ids=cprs,
         charset=charset,
-        envelope_id=resource.get("id"),
+        envelope_id=resource["id"] if isinstance(resource.get("id"), str) else None,
         receipt_requested=bool(header) and event != "acknowledgement-message",
-        sender_sor=_sor(source.get("endpoint", "")),
-        receiver_sor=_sor(destination.get("endpoint", "")),
+        sender_sor=_sor(sender),
+        receiver_sor=_sor(receiver),
         episode_of_care_id=_episode_of_care(encounter),
     )
 
@@ -57,12 +59,24 @@ def _sor(endpoint: str) -> str:
 
 def _episode_of_care(encounter: dict[str, Any]) -> str:
     """The episode-of-care identifier MedCom messages carry on the Encounter."""
-    for episode in encounter.get("episodeOfCare") or []:
-        value = ((episode or {}).get("identifier") or {}).get("value")
-        if value:
+    for episode in _list(encounter.get("episodeOfCare")):
+        value = _obj(_obj(episode).get("identifier")).get("value")
+        if value and isinstance(value, (str, int)):
             return str(value)
     return ""
 
 
 def _first(entries: list[dict[str, Any]], resource_type: str) -> dict[str, Any]:
     return next((r for r in entries if r.get("resourceType") == resource_type), {})
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""

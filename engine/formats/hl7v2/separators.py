@@ -53,6 +53,9 @@ def _read_encoding(fs: str, enc: str) -> Separators:
     if len(enc) < 4 and _is_subsequence(enc, _STANDARD_ENCODING):
         # A sender that drops one (often "^\&", no repetition) keeps the others' meaning.
         cs, rs, es, ss = (c if c in enc else "" for c in _STANDARD_ENCODING)
+        if not cs:  # every field with structure (MSH-9 "ADT^A01" already) needs one
+            reason = f"MSH-2 encoding characters {enc!r} have no component separator"
+            raise HL7Error("100", reason, "MSH^1^2")
         return Separators(fs, cs, rs, es, ss)
     cs, rs, es, ss = (enc[i : i + 1] for i in range(4))
     return Separators(fs, cs, rs, es, ss)
