@@ -3,33 +3,31 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 
-# A CPR number (DDMMYY-NNNN, with or without the hyphen) anywhere in a log line: a last
-# line of defence for text that came from a message (an error quoting a segment, say).
-_CPR = re.compile(r"(?<!\d)([0-3]\d[01]\d\d\d)-?\d{4}(?!\d)")
+from engine.cpr import mask_cpr_in_text
+
+# CPR-shaped numbers are masked in every log line: a last line of defence for text that
+# came from a message (an error quoting a segment, say).
 
 
 class MaskCpr(logging.Filter):
     """The same for libraries' own log records (stdlib logging)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if any(c.isdigit() for c in text):
-            record.msg, record.args = _CPR.sub(r"\1-****", text), ()
+        record.msg, record.args = mask_cpr_in_text(record.getMessage()), ()
         return True
 
 
 def mask_cpr(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """structlog processor: every CPR-shaped number in the event becomes DDMMYY-****."""
     for key, value in event.items():
-        if isinstance(value, str) and any(c.isdigit() for c in value):
-            event[key] = _CPR.sub(r"\1-****", value)
+        if isinstance(value, str):
+            event[key] = mask_cpr_in_text(value)
     return event
 
 

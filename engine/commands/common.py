@@ -49,8 +49,3 @@ def print_json(value: Any) -> None:
 def check_format(value: str) -> None:
     if value not in ("table", "json"):
         fail(f"--format must be 'table' or 'json', not {value!r}")
-
-
-def mask_cpr(cpr: str | None) -> str:
-    """010170-**** : enough to recognise a row, not enough to identify a person."""
-    return f"{cpr[:6]}-****" if cpr else ""

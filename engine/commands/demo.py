@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import and_, func, select
 
-from engine.commands.common import ConfigOption, console, fail, load, mask_cpr
+from engine.commands.common import ConfigOption, console, fail, load
 from engine.config import (
     ChannelConfig,
     DirectoryDestination,
@@ -24,6 +24,7 @@ from engine.config import (
     MllpDestination,
     MllpSource,
 )
+from engine.cpr import mask_cpr
 from engine.formats import hl7v2
 from engine.logs import configure
 from engine.receipts.hl7_ack import parse_ack

@@ -15,10 +15,10 @@ from engine.commands.common import (
     console,
     fail,
     load,
-    mask_cpr,
     print_json,
 )
 from engine.commands.resend import cancel_command, resend_command
+from engine.cpr import mask_cpr
 from engine.store.database import open_database
 from engine.store.disclosure import ReasonRequired, check_reason, describe, present
 from engine.store.events import record_event

@@ -9,17 +9,14 @@ REVEAL event with that reason. Without one, CPR numbers are masked: 010170-****.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from sqlalchemy import Connection
 
+from engine.cpr import mask_cpr, mask_cpr_in_text
 from engine.store.events import record_event
 from engine.store.queries import SearchFilter, message_detail, search_messages
 from engine.timefmt import iso
-
-# a CPR number in free text: ten digits (or 6-4), not part of a longer number
-_CPR_IN_TEXT = re.compile(r"(?<!\d)(\d{6})-?\d{4}(?!\d)")
 
 SUMMARY_KEYS = (
     "id",
@@ -38,16 +35,6 @@ SUMMARY_KEYS = (
 
 class ReasonRequired(ValueError):
     """A reveal without a reason: refused before anything is read."""
-
-
-def mask_cpr(cpr: str | None) -> str:
-    """010170-**** : enough to recognise a row, not enough to identify a person."""
-    return f"{cpr[:6]}-****" if cpr else ""
-
-
-def mask_text(text: str) -> str:
-    """Free text with every CPR-like number masked (audit details, receipts)."""
-    return _CPR_IN_TEXT.sub(r"\1-****", text)
 
 
 def check_reason(reason: str | None) -> str:
@@ -149,7 +136,7 @@ def responses(detail: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "delivery_id": c["delivery_id"],
             "created_at": iso(c["created_at"]),
-            "data": mask_text(c["data"].decode(charset, "replace")),
+            "data": mask_cpr_in_text(c["data"].decode(charset, "replace")),
         }
         for c in detail["contents"]
         if c["stage"] == "response"

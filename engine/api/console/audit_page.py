@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from engine.cpr import mask_cpr_in_text
 from engine.store.audit import verify
-from engine.store.disclosure import mask_text
 from engine.store.events import record_event
 from engine.store.schema import audit_events
 from engine.timefmt import iso
@@ -37,8 +37,8 @@ def newest_events(
     rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
     for row in rows:
         row["at"] = iso(row["at"])
-        row["detail"] = mask_text(row["detail"] or "")
-        row["reason"] = mask_text(row["reason"] or "")
+        row["detail"] = mask_cpr_in_text(row["detail"] or "")
+        row["reason"] = mask_cpr_in_text(row["reason"] or "")
     if len(rows) <= limit:
         return rows, None
     return rows[:limit], int(rows[limit - 1]["id"])
