@@ -3,9 +3,8 @@
 A delivery is SENT only once the broker has confirmed it (the message is then the
 broker's: persistent, on a durable queue if the partner declared one). `mandatory`
 publishing makes the broker return a message that no queue takes; that is retried,
-never silently dropped. pika's BlockingConnection is not thread-safe, so each sender
-keeps one connection on one thread of its own; a lost connection is opened again on the
-next send.
+never silently dropped. Each sender keeps one ConfirmedChannel
+(a connection on a thread of its own), opened again after it is lost.
 
 Verdicts: cannot connect, refused login or a missing exchange → unreachable (nothing
 could be delivered; attempts are not used up); returned (unroutable), nacked, connection
@@ -16,21 +15,19 @@ for this message → fatal.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pika
 import pika.exceptions
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from pika.adapters.blocking_connection import BlockingChannel
 
 from engine.config import AmqpDestination
 from engine.destinations.base import SendResult, client_tls
 from engine.destinations.http import CONTENT_TYPES
 from engine.pipeline.items import Claimed
+from engine.queue.confirmed import ConfirmedChannel, connection_parameters
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined)
 NOT_FOUND = 404  # AMQP reply code: the exchange does not exist
@@ -40,9 +37,8 @@ class AmqpSender:
     def __init__(self, config: AmqpDestination):
         self._config = config
         self._routing_key = _ENV.from_string(config.routing_key)
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"amqp-{config.name}")
-        self._connection: pika.BlockingConnection | None = None
-        self._channel: BlockingChannel | None = None
+        parameters = connection_parameters(config.url, config.timeout, client_tls(config.tls))
+        self._broker = ConfirmedChannel(parameters, f"amqp-{config.name}")
         where = urlsplit(config.url)
         self._where = f"{where.hostname}:{where.port or ''} exchange {config.exchange!r}"
 
@@ -52,9 +48,7 @@ class AmqpSender:
         except TemplateError as exc:
             return SendResult("fatal", f"routing key template failed: {exc}")
         properties = self._properties(item)
-        call = asyncio.get_running_loop().run_in_executor(
-            self._thread, self._publish, payload, routing_key, properties
-        )
+        call = self._broker.call(self._publish, payload, routing_key, properties)
         try:
             # pika times out a blocked connection itself; this only guards against a hang
             return await asyncio.wait_for(call, self._config.timeout * 2)
@@ -77,11 +71,11 @@ class AmqpSender:
     ) -> SendResult:
         where = f"{self._where}, routing key {routing_key!r}"
         try:
-            channel = self._open_channel()
+            channel = self._broker.channel()
         except pika.exceptions.ChannelClosedByBroker as exc:
             return self._channel_refused(exc)
         except (pika.exceptions.AMQPError, OSError) as exc:
-            self._forget()
+            self._broker.forget()
             return SendResult("unreachable", f"cannot connect to {self._where}: {exc!r}")
         try:
             channel.basic_publish(
@@ -98,43 +92,14 @@ class AmqpSender:
         except pika.exceptions.ChannelClosedByBroker as exc:
             return self._channel_refused(exc)
         except (pika.exceptions.AMQPError, OSError) as exc:
-            self._forget()
+            self._broker.forget()
             return SendResult("transient", f"connection lost while publishing to {where}: {exc!r}")
         return SendResult("ok", f"confirmed by {where}")
 
-    def _open_channel(self) -> BlockingChannel:
-        if self._connection is None or self._connection.is_closed:
-            self._connection = pika.BlockingConnection(self._parameters())
-            self._channel = None
-        if self._channel is None or self._channel.is_closed:
-            self._channel = self._connection.channel()
-            self._channel.confirm_delivery()
-        return self._channel
-
     def _channel_refused(self, exc: pika.exceptions.ChannelClosedByBroker) -> SendResult:
-        self._channel = None  # the broker closed it; the next send opens another
+        self._broker.drop_channel()  # the next send opens another
         detail = f"{self._where}: the broker closed the channel ({exc.reply_code} {exc.reply_text})"
         return SendResult("unreachable" if exc.reply_code == NOT_FOUND else "transient", detail)
 
-    def _parameters(self) -> pika.URLParameters:
-        config = self._config
-        parameters = pika.URLParameters(config.url)
-        parameters.socket_timeout = config.timeout
-        parameters.stack_timeout = config.timeout
-        parameters.blocked_connection_timeout = config.timeout
-        parameters.connection_attempts = 1
-        context = client_tls(config.tls)
-        if context is not None:
-            parameters.ssl_options = pika.SSLOptions(context, parameters.host)
-        return parameters
-
-    def _forget(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and connection.is_open:
-            # already broken or not, it is being dropped
-            with contextlib.suppress(pika.exceptions.AMQPError, OSError):
-                connection.close()
-
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._forget)
-        self._thread.shutdown(wait=False)
+        await self._broker.close()

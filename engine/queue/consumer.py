@@ -17,8 +17,9 @@ import pika.exceptions
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 
+from engine.queue.confirmed import connection_parameters
 from engine.queue.names import work_queue
-from engine.queue.publisher import connection_parameters, declare
+from engine.queue.publisher import declare
 
 log = structlog.get_logger("kanal.queue")
 
