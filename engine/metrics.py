@@ -36,7 +36,6 @@ from engine.store.schema import DeliveryStatus, MessageStatus, deliveries
 if TYPE_CHECKING:
     from engine.pipeline.items import Incoming, Outcome
 
-OPEN = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING, DeliveryStatus.SENDING)
 FINISHED = (DeliveryStatus.SENT, DeliveryStatus.ACKNOWLEDGED, DeliveryStatus.DEAD)
 QUEUE_CACHE = 5.0  # seconds a queue-depth reading is reused: scrapes never load the store
 
@@ -195,7 +194,7 @@ class QueueDepth(Collector):
 
     def _query(self) -> dict[tuple[str, str, str], int]:
         # every configured pair and state reported, 0 included: series do not vanish
-        depth = {(c, d, s): 0 for c, d in self._pairs for s in OPEN}
+        depth = {(c, d, s): 0 for c, d in self._pairs for s in DeliveryStatus.OPEN}
         if not self._pairs:
             return depth
         col = deliveries.c
@@ -204,7 +203,7 @@ class QueueDepth(Collector):
             .where(
                 col.channel.in_(sorted({c for c, _ in self._pairs})),
                 col.destination.in_(sorted({d for _, d in self._pairs})),
-                col.status.in_(OPEN),
+                col.status.in_(DeliveryStatus.OPEN),
             )
             .group_by(col.channel, col.destination, col.status)
         )

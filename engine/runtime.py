@@ -50,7 +50,6 @@ class Engine:
                 "outcome": batches.record_outcomes,
                 "release": batches.release_deliveries,
                 "claim": batches.claim_deliveries,
-                "states": batches.delivery_states,
             },
             max_batch=config.store.commit_batch,
             lazy=frozenset({"outcome", "release"}),
@@ -141,7 +140,9 @@ class Engine:
         # twice the batch: the next batch arrives while the last one is being settled
         consumer = NoticeConsumer(queue.url, channel, destination.name, 2 * destination.batch)
         consumer.start()
-        return NoticeClaims(self.writer, request, consumer, self.publisher, queue.poll, queue.sweep)
+        return NoticeClaims(
+            self.writer, self.database, request, consumer, self.publisher, queue.poll, queue.sweep
+        )
 
     async def _start_sources(self) -> None:
         for channel in self.channels.values():

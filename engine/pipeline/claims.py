@@ -7,12 +7,15 @@ import asyncio
 import contextlib
 import time
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Protocol
+
+from sqlalchemy import Engine as Database
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.pipeline.items import Claimed, ClaimRequest
 from engine.queue.consumer import NoticeConsumer, Received
-from engine.queue.publisher import Notice, NoticePublisher
-from engine.store.schema import DeliveryStatus
+from engine.queue.publisher import NoticePublisher
+from engine.queue.rebuild import notices_for
 from engine.store.writer import StoreUnavailable, Writer
 
 
@@ -70,13 +73,15 @@ class NoticeClaims:
     def __init__(
         self,
         writer: Writer,
+        database: Database,
         request: ClaimRequest,
         consumer: NoticeConsumer,
         publisher: NoticePublisher,
         poll: float,
         sweep: float,
     ):
-        self._writer, self._request, self._poll = writer, request, poll
+        self._writer, self._database = writer, database
+        self._request, self._poll = request, poll
         self._consumer, self._publisher = consumer, publisher
         self._sweep = sweep
         self._last_sweep = time.monotonic()
@@ -107,16 +112,11 @@ class NoticeClaims:
                 raise
 
     async def _settle(self, notices: list[Received]) -> None:
-        ids = [n.delivery_id for n in notices]
-        states: dict[int, Any] = await self._writer.submit("states", ids)
-        now = time.time()
-        again: list[Notice] = []
-        for did in dict.fromkeys(ids):
-            row = states.get(did)
-            if row is None or row.status not in _OPEN:
-                continue  # finished (or gone): the notice has done its job
-            due = row.lease_until if row.status == DeliveryStatus.SENDING else row.next_attempt_at
-            again.append((self._request.channel, self._request.destination, did, due - now))
+        ids = list(dict.fromkeys(n.delivery_id for n in notices))
+        try:  # finished deliveries need no notice: their notice has done its job
+            again = await asyncio.to_thread(notices_for, self._database, ids)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"cannot read the deliveries' states: {exc}") from exc
         await self._publisher.publish(again)  # confirmed before the old notices go
         self._consumer.ack(notices)
 
@@ -128,6 +128,3 @@ class NoticeClaims:
 
     async def close(self) -> None:
         await asyncio.to_thread(self._consumer.stop)
-
-
-_OPEN = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING, DeliveryStatus.SENDING)

@@ -12,11 +12,13 @@ from engine.queue.publisher import Notice
 from engine.store.operations import in_batches
 from engine.store.schema import DeliveryStatus, deliveries
 
-OPEN = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING, DeliveryStatus.SENDING)
-
 
 def open_deliveries(database: Engine, channel: str | None = None) -> list[int]:
-    query = select(deliveries.c.id).where(deliveries.c.status.in_(OPEN)).order_by(deliveries.c.id)
+    query = (
+        select(deliveries.c.id)
+        .where(deliveries.c.status.in_(DeliveryStatus.OPEN))
+        .order_by(deliveries.c.id)
+    )
     if channel:
         query = query.where(deliveries.c.channel == channel)
     with database.connect() as conn:
@@ -33,7 +35,7 @@ def notices_for(database: Engine, ids: Iterable[int]) -> list[Notice]:
         deliveries.c.status,
         deliveries.c.next_attempt_at,
         deliveries.c.lease_until,
-    ).where(deliveries.c.id.in_(list(ids)), deliveries.c.status.in_(OPEN))
+    ).where(deliveries.c.id.in_(list(ids)), deliveries.c.status.in_(DeliveryStatus.OPEN))
     with database.connect() as conn:
         rows = conn.execute(query).all()
     return [

@@ -26,7 +26,6 @@ from engine.store.schema import (
 )
 
 SYSTEM = "kanal"
-OPEN = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING, DeliveryStatus.SENDING)
 
 
 @dataclass(slots=True)
@@ -251,7 +250,7 @@ def _first_open_of_its_key(request: ClaimRequest) -> Any:
             earlier.c.destination == request.destination,
             earlier.c.order_key == deliveries.c.order_key,
             earlier.c.id < deliveries.c.id,
-            earlier.c.status.in_(OPEN),
+            earlier.c.status.in_(DeliveryStatus.OPEN),
         )
         .exists()
     )
@@ -362,21 +361,6 @@ def record_outcomes(conn: Connection, outcomes: list[Outcome]) -> list[None]:
         ],
     )
     return [None] * len(outcomes)
-
-
-def delivery_states(conn: Connection, requests: list[list[int]]) -> list[dict[int, Any]]:
-    """Each delivery's status, when it is due and its lease, by id (for notices)."""
-    wanted = {did for ids in requests for did in ids}
-    rows = conn.execute(
-        select(
-            deliveries.c.id,
-            deliveries.c.status,
-            deliveries.c.next_attempt_at,
-            deliveries.c.lease_until,
-        ).where(deliveries.c.id.in_(wanted))
-    ).all()
-    found = {row.id: row for row in rows}
-    return [{did: found[did] for did in ids if did in found} for ids in requests]
 
 
 def release_deliveries(conn: Connection, delivery_ids: list[int]) -> list[None]:

@@ -167,3 +167,4 @@ class DeliveryStatus:
     RETRYING = "RETRYING"
     DEAD = "DEAD"
     CANCELLED = "CANCELLED"
+    OPEN = (QUEUED, RETRYING, SENDING)  # still to be sent (or being sent)
