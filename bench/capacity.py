@@ -17,10 +17,8 @@ import argparse
 import asyncio
 import json
 import shutil
-import signal
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -28,37 +26,20 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kanal_process import lab_channel, memory_mb, start_engine, stop_engine, wait_listening
+
 from engine.devservers.ports import free_port
 from engine.store.database import migrate, open_database
 from engine.store.schema import DeliveryStatus, contents, deliveries, messages
 
 RESULTS = Path(__file__).parent / "results"
+ENGINE_TOML = '[api]\nenabled = false\n[store]\nurl = "sqlite:///var/kanal.db"\n'
 BATCH = 20_000
 RAW = (
     b"MSH|^~\\&|LAB|RHH|KANAL|KANAL|20250314093000||ORU^R01^ORU_R01|C1|P|2.5\r"
     b"PID|1||0101451234^^^CPR^NNDN||Jensen^Anna||19450101|F\r"
     b"OBX|1|NM|NPU02319^Haemoglobin;B^NPU||8.4|mmol/L|8.3-10.5|N|||F\r"
 )
-
-
-def setup(folder: Path, port: int) -> Path:
-    (folder / "channels").mkdir(parents=True)
-    (folder / "channels" / "lab.toml").write_text(
-        textwrap.dedent(f"""
-        [channel]
-        name = "lab"
-        [source]
-        type = "mllp"
-        port = {port}
-        [[destination]]
-        name = "epj"
-        type = "mllp"
-        port = {free_port()}
-        """)
-    )
-    config = folder / "engine.toml"
-    config.write_text('[api]\nenabled = false\n[store]\nurl = "sqlite:///var/kanal.db"\n')
-    return config
 
 
 def fill(store: Path, count: int) -> float:
@@ -92,35 +73,21 @@ def _message(i: int, now: float) -> dict[str, object]:
 
 def _delivery(i: int, now: float) -> dict[str, object]:
     return dict(
-        id=i, message_id=i, channel="lab", destination="epj", status=DeliveryStatus.QUEUED,
+        id=i, message_id=i, channel="lab", destination="sink", status=DeliveryStatus.QUEUED,
         attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
     )  # fmt: skip
 
 
 async def start_and_measure(config: Path, port: int, settle: float) -> dict[str, float]:
     started = time.perf_counter()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine", "run", "--config", str(config), "--log-level", "error",
-        cwd=config.parent,
-    )  # fmt: skip
+    process = await start_engine(config)
     try:
-        async with asyncio.timeout(120):
-            while True:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                    writer.close()
-                    break
-                except OSError:
-                    await asyncio.sleep(0.02)
+        await wait_listening(port, process, timeout=120)
         startup = time.perf_counter() - started
         await asyncio.sleep(settle)
-        status = Path(f"/proc/{process.pid}/status").read_text()
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        peak_mb = int(fields["VmHWM"].split()[0]) / 1024
-        now_mb = int(fields["VmRSS"].split()[0]) / 1024
+        peak_mb, now_mb = memory_mb(process.pid), memory_mb(process.pid, "VmRSS")
     finally:
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 60)
+        await stop_engine(process)
     return {"startup_s": round(startup, 2), "peak_rss_mb": round(peak_mb), "rss_mb": round(now_mb)}
 
 
@@ -130,7 +97,7 @@ async def main(count: int, settle: float) -> dict[str, object]:
         folder = Path(tempfile.mkdtemp(prefix="kanal-capacity-"))
         try:
             port = free_port()
-            config = setup(folder, port)
+            config = lab_channel(folder, port, free_port(), ENGINE_TOML)  # the sink is down
             if backlog:
                 result["fill_s"] = round(fill(folder / "var" / "kanal.db", backlog), 1)
             figures = await start_and_measure(config, port, settle)

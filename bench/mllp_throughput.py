@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import sys
@@ -28,6 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kanal_process import lab_channel, memory_mb, start_engine, wait_listening
+
+from engine.devservers.ports import free_port
 from engine.simulators.mllp_client import MllpClient
 
 RESULTS = Path(__file__).parent / "results"
@@ -58,25 +60,6 @@ def message(control_id: str) -> bytes:
     ).encode()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_listening(port: int, process: asyncio.subprocess.Process) -> None:
-    for _ in range(300):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            if process.returncode is not None:
-                raise RuntimeError("server exited during start-up") from None
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"nothing listening on {port}")
-
-
 async def load(port: int, total: int, connections: int, tag: str) -> tuple[float, list[float]]:
     """Elapsed seconds and per-message latencies (ms) for `total` request/ACK round trips."""
     latencies: list[float] = []
@@ -103,13 +86,6 @@ def summary(elapsed: float, latencies: list[float]) -> dict[str, float]:
         "p50_ms": round(cuts[49], 3),
         "p99_ms": round(cuts[98], 3),
     }
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 async def baseline(total: int, connections: int) -> dict[str, float]:
@@ -161,34 +137,10 @@ async def kanal(
 ) -> dict[str, float]:
     sink, sink_port = await start_sink()
     port = free_port()
-    (folder / "channels").mkdir()
-    (folder / "engine.toml").write_text("[api]\nenabled = false\n")
-    (folder / "channels" / "lab.toml").write_text(
-        textwrap.dedent(f"""
-        [channel]
-        name = "lab"
-        [source]
-        type = "mllp"
-        port = {port}
-        [[destination]]
-        name = "epj"
-        type = "mllp"
-        port = {sink_port}
-        batch = 500
-        connections = 4
-    """)
+    config = lab_channel(
+        folder, port, sink_port, "[api]\nenabled = false\n", batch=500, connections=4
     )
-    engine = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "engine",
-        "run",
-        "--config",
-        str(folder / "engine.toml"),
-        "--log-level",
-        "warning",
-        cwd=folder,
-    )
+    engine = await start_engine(config, log_level="warning")
     profiler = None
     try:
         await wait_listening(port, engine)
@@ -207,7 +159,7 @@ async def kanal(
         ingest = summary(*await load(port, total, connections, "K"))
         await asyncio.wait_for(wait_delivered(folder / "var" / "kanal.db", total), 600)
         end_to_end = time.perf_counter() - started
-        rss = peak_rss_mb(engine.pid)
+        rss = memory_mb(engine.pid)
     finally:
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)

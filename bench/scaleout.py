@@ -18,14 +18,14 @@ import argparse
 import asyncio
 import json
 import shutil
-import signal
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kanal_process import lab_channel, start_engine, stop_engine, wait_listening
 
 from engine.devservers.ports import free_port
 from engine.devservers.postgres import PostgreSQL
@@ -56,69 +56,26 @@ async def send(port: int, ids: list[str]) -> None:
     await asyncio.gather(*(one(ids[i::CONNECTIONS]) for i in range(CONNECTIONS)))
 
 
-def write_setup(folder: Path, port: int, sink: int, store: str, queue: str) -> Path:
-    (folder / "channels").mkdir(parents=True)
-    (folder / "channels" / "lab.toml").write_text(
-        textwrap.dedent(f"""
-        [channel]
-        name = "lab"
-        [source]
-        type = "mllp"
-        port = {port}
-        [[destination]]
-        name = "sink"
-        type = "mllp"
-        port = {sink}
-        """)
-    )
-    config = folder / "engine.toml"
-    config.write_text(f'[api]\nenabled = false\n[store]\nurl = "{store}"\n{queue}\n')
-    return config
-
-
-async def start(config: Path, role: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine", "run", "--config", str(config), "--role", role,
-        "--log-level", "error", cwd=config.parent,
-    )  # fmt: skip
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 30)
-
-
-async def listening(port: int) -> None:
-    async with asyncio.timeout(60):
-        while True:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                return
-            except OSError:
-                await asyncio.sleep(0.1)
-
-
 async def measure(store: str, queue: str, workers: int, count: int, sink: EpjSimulator) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="kanal-scaleout-"))
     port = free_port()
-    config = write_setup(folder, port, sink.port, store, queue)
-    receiver = await start(config, "receiver")
-    await listening(port)
+    toml = f'[api]\nenabled = false\n[store]\nurl = "{store}"\n{queue}\n'
+    config = lab_channel(folder, port, sink.port, toml)
+    receiver = await start_engine(config, "--role", "receiver")
+    await wait_listening(port, receiver)
     tag = f"{folder.name}-"
     await send(port, [f"{tag}{i}" for i in range(count)])
-    await stop(receiver)
+    await stop_engine(receiver)
 
     sink.arrivals.clear()
-    processes = [await start(config, "worker") for _ in range(workers)]
+    processes = [await start_engine(config, "--role", "worker") for _ in range(workers)]
     try:
         async with asyncio.timeout(600):
             while sum(1 for key in sink.received if key.startswith(tag)) < count:
                 await asyncio.sleep(0.05)
     finally:
         for process in processes:
-            await stop(process)
+            await stop_engine(process)
         shutil.rmtree(folder, ignore_errors=True)
     arrivals = sink.arrivals
     seconds = max(arrivals[-1] - arrivals[0], 1e-6)

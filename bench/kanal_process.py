@@ -1,0 +1,73 @@
+"""What the benchmarks share: a lab channel (MLLP in, MLLP out to a sink) and `kanal run`
+as a child process, started, waited for and stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+
+def lab_channel(folder: Path, port: int, sink_port: int, engine_toml: str, **keys: object) -> Path:
+    """channels/lab.toml (MLLP on `port` → MLLP to `sink_port`, plus destination `keys`)
+    and engine.toml in `folder`; returns engine.toml's path."""
+    (folder / "channels").mkdir(parents=True)
+    extra = "".join(f"{key} = {value}\n" for key, value in keys.items())
+    (folder / "channels" / "lab.toml").write_text(
+        textwrap.dedent(f"""
+        [channel]
+        name = "lab"
+        [source]
+        type = "mllp"
+        port = {port}
+        [[destination]]
+        name = "sink"
+        type = "mllp"
+        port = {sink_port}
+        """)
+        + extra
+    )
+    config = folder / "engine.toml"
+    config.write_text(engine_toml)
+    return config
+
+
+async def start_engine(
+    config: Path, *options: str, log_level: str = "error"
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "engine", "run", "--config", str(config),
+        "--log-level", log_level, *options, cwd=config.parent,
+    )  # fmt: skip
+
+
+async def wait_listening(
+    port: int, process: asyncio.subprocess.Process, timeout: float = 60
+) -> None:
+    """Until something accepts connections on `port`; fails if `process` exits first."""
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                return
+            except OSError:
+                if process.returncode is not None:
+                    raise RuntimeError("the engine exited during start-up") from None
+                await asyncio.sleep(0.02)
+
+
+async def stop_engine(process: asyncio.subprocess.Process, timeout: float = 60) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout)
+
+
+def memory_mb(pid: int, field: str = "VmHWM") -> float:
+    """A process's memory from /proc: VmHWM (peak RSS) or VmRSS (now), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
