@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine as Database
 from sqlalchemy import func, select
 
-from engine.store.schema import DeliveryStatus, MessageStatus, deliveries
+from engine.store.schema import OPEN_DELIVERY, DeliveryStatus, MessageStatus, deliveries
 
 if TYPE_CHECKING:
     from engine.pipeline.items import Incoming, Outcome
@@ -194,7 +194,7 @@ class QueueDepth(Collector):
 
     def _query(self) -> dict[tuple[str, str, str], int]:
         # every configured pair and state reported, 0 included: series do not vanish
-        depth = {(c, d, s): 0 for c, d in self._pairs for s in DeliveryStatus.OPEN}
+        depth = {(c, d, s): 0 for c, d in self._pairs for s in OPEN_DELIVERY}
         if not self._pairs:
             return depth
         col = deliveries.c
@@ -203,7 +203,7 @@ class QueueDepth(Collector):
             .where(
                 col.channel.in_(sorted({c for c, _ in self._pairs})),
                 col.destination.in_(sorted({d for _, d in self._pairs})),
-                col.status.in_(DeliveryStatus.OPEN),
+                col.status.in_(OPEN_DELIVERY),
             )
             .group_by(col.channel, col.destination, col.status)
         )

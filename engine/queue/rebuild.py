@@ -10,13 +10,13 @@ from sqlalchemy import Engine, select
 
 from engine.queue.publisher import Notice
 from engine.store.operations import in_batches
-from engine.store.schema import DeliveryStatus, deliveries
+from engine.store.schema import OPEN_DELIVERY, DeliveryStatus, deliveries
 
 
 def open_deliveries(database: Engine, channel: str | None = None) -> list[int]:
     query = (
         select(deliveries.c.id)
-        .where(deliveries.c.status.in_(DeliveryStatus.OPEN))
+        .where(deliveries.c.status.in_(OPEN_DELIVERY))
         .order_by(deliveries.c.id)
     )
     if channel:
@@ -35,7 +35,7 @@ def notices_for(database: Engine, ids: Iterable[int]) -> list[Notice]:
         deliveries.c.status,
         deliveries.c.next_attempt_at,
         deliveries.c.lease_until,
-    ).where(deliveries.c.id.in_(list(ids)), deliveries.c.status.in_(DeliveryStatus.OPEN))
+    ).where(deliveries.c.id.in_(list(ids)), deliveries.c.status.in_(OPEN_DELIVERY))
     with database.connect() as conn:
         rows = conn.execute(query).all()
     return [

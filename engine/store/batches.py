@@ -16,6 +16,7 @@ from engine.pipeline.items import Claimed, ClaimRequest, Incoming, Outcome
 from engine.store.bulk import Bulk, BulkInsert
 from engine.store.medcom import mark_duplicates, record_receipts
 from engine.store.schema import (
+    OPEN_DELIVERY,
     DeliveryStatus,
     MessageStatus,
     attempts,
@@ -250,7 +251,7 @@ def _first_open_of_its_key(request: ClaimRequest) -> Any:
             earlier.c.destination == request.destination,
             earlier.c.order_key == deliveries.c.order_key,
             earlier.c.id < deliveries.c.id,
-            earlier.c.status.in_(DeliveryStatus.OPEN),
+            earlier.c.status.in_(OPEN_DELIVERY),
         )
         .exists()
     )

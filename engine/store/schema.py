@@ -167,4 +167,7 @@ class DeliveryStatus:
     RETRYING = "RETRYING"
     DEAD = "DEAD"
     CANCELLED = "CANCELLED"
-    OPEN = (QUEUED, RETRYING, SENDING)  # still to be sent (or being sent)
+
+
+# A delivery in one of these is still to be sent (or being sent)
+OPEN_DELIVERY = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING, DeliveryStatus.SENDING)
