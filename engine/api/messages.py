@@ -14,9 +14,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from engine.api.auth import Dependency
 from engine.store.disclosure import ReasonRequired, check_reason, logged_detail, logged_search
 from engine.store.disclosure import present as present_detail
-from engine.store.queries import SearchFilter
+from engine.store.queries import SearchFilter, parse_filter
 from engine.store.tokens import Principal
-from engine.timefmt import parse_time
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
@@ -24,32 +23,9 @@ if TYPE_CHECKING:
 MAX_LIMIT = 500
 
 
-def search_filter(
-    cpr: str | None = None,
-    sender: str | None = None,
-    receiver: str | None = None,
-    type: str | None = None,
-    status: str | None = None,
-    channel: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    limit: int = 50,
-    cursor: int | None = None,
-) -> SearchFilter:
-    """The filters as given by a person (times as ISO-8601 or '2h' ago); ValueError says
-    which one is wrong. Asks for one row more than `limit`, to know if there is a next page."""
-    return SearchFilter(
-        cpr=cpr or None,
-        sender=sender or None,
-        receiver=receiver or None,
-        type=type or None,
-        status=status or None,
-        channel=channel or None,
-        since=parse_time(since) if since else None,
-        until=parse_time(until) if until else None,
-        before_id=cursor,
-        limit=limit + 1,
-    )
+def search_filter(limit: int = 50, **given: Any) -> SearchFilter:
+    """parse_filter, asking for one row more than `limit` to know if there is a next page."""
+    return parse_filter(**given, limit=limit + 1)
 
 
 def page(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
@@ -78,7 +54,16 @@ def messages_router(engine: Engine, reader: Dependency) -> APIRouter:
     ) -> dict[str, Any]:
         try:
             where = search_filter(
-                cpr, sender, receiver, type, status, channel, since, until, limit, cursor
+                cpr=cpr,
+                sender=sender,
+                receiver=receiver,
+                type=type,
+                status=status,
+                channel=channel,
+                since=since,
+                until=until,
+                limit=limit,
+                cursor=cursor,
             )
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None

@@ -22,8 +22,8 @@ from engine.cpr import mask_cpr
 from engine.store.database import open_database
 from engine.store.disclosure import ReasonRequired, check_reason, describe, present
 from engine.store.events import record_event
-from engine.store.queries import SearchFilter, message_detail, search_messages
-from engine.timefmt import iso, parse_time
+from engine.store.queries import message_detail, parse_filter, search_messages
+from engine.timefmt import iso
 
 app = typer.Typer(help="Search, inspect, resend and cancel messages.", no_args_is_help=True)
 app.command("resend")(resend_command)
@@ -62,17 +62,7 @@ def search(
             fail("--reveal needs --reason TEXT: why you read these patients' CPR numbers")
     engine_config, _ = load(config)
     try:
-        where = SearchFilter(
-            cpr=cpr,
-            sender=sender,
-            receiver=receiver,
-            type=type,
-            status=status,
-            channel=channel,
-            since=parse_time(since) if since else None,
-            until=parse_time(until) if until else None,
-            limit=limit,
-        )
+        where = parse_filter(cpr, sender, receiver, type, status, channel, since, until, limit)
     except ValueError as exc:
         fail(str(exc))
     database = open_database(engine_config.store_url)

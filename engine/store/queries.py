@@ -16,6 +16,7 @@ from engine.store.schema import (
     deliveries,
     messages,
 )
+from engine.timefmt import parse_time
 
 MESSAGE_STATUSES = frozenset(v for k, v in vars(MessageStatus).items() if k.isupper())
 DELIVERY_STATUSES = frozenset(v for k, v in vars(DeliveryStatus).items() if k.isupper())
@@ -53,6 +54,34 @@ SUMMARY_COLUMNS = (
     messages.c.received_at,
     messages.c.error,
 )
+
+
+def parse_filter(
+    cpr: str | None = None,
+    sender: str | None = None,
+    receiver: str | None = None,
+    type: str | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 50,
+    cursor: int | None = None,
+) -> SearchFilter:
+    """The filters as a person types them (times as ISO-8601 or '2h' ago; empty means not
+    given); ValueError says which one is wrong. The CLI, the API and the console use it."""
+    return SearchFilter(
+        cpr=cpr or None,
+        sender=sender or None,
+        receiver=receiver or None,
+        type=type or None,
+        status=status or None,
+        channel=channel or None,
+        since=parse_time(since) if since else None,
+        until=parse_time(until) if until else None,
+        before_id=cursor,
+        limit=limit,
+    )
 
 
 def search_messages(conn: Connection, where: SearchFilter) -> list[dict[str, Any]]:
