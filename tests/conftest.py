@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -191,6 +192,13 @@ def api_client(
     return httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{engine.api_port}", headers=headers, **options
     )
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM a `kanal run` child and wait for it to end."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 20)
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -20,10 +20,10 @@ from conftest import (
     hl7,
     mllp_in,
     start_engine_process,
+    stop_process,
     to_mllp,
     write_config,
 )
-from scaleout.loadgen import stop_process
 from sqlalchemy import create_engine, select
 
 from engine.receipts.hl7_ack import parse_ack

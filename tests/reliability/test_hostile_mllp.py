@@ -20,10 +20,10 @@ from conftest import (
     hl7,
     mllp_in,
     start_engine_process,
+    stop_process,
     to_mllp,
     write_config,
 )
-from scaleout.loadgen import stop_process
 
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.mllp_client import MllpClient

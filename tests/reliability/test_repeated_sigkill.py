@@ -12,8 +12,16 @@ import random
 import signal
 
 import pytest
-from conftest import eventually, free_port, mllp_in, start_engine_process, to_mllp, write_config
-from scaleout.loadgen import keep_sending, stop_process
+from conftest import (
+    eventually,
+    free_port,
+    mllp_in,
+    start_engine_process,
+    stop_process,
+    to_mllp,
+    write_config,
+)
+from scaleout.loadgen import keep_sending
 
 pytestmark = pytest.mark.slow
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import eventually, hl7, start_engine_process
+from conftest import eventually, hl7, start_engine_process, stop_process
 
 from engine.receipts.hl7_ack import parse_ack
 from engine.simulators.epj import EpjSimulator
@@ -26,12 +25,6 @@ async def send_counting(port: int, prefix: str, count: int, acked: list[str]) ->
             if code == "AA" and echoed == control_id:
                 acked.append(control_id)
     return answers
-
-
-async def stop_process(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 20)
 
 
 async def keep_sending(

@@ -16,10 +16,11 @@ from conftest import (
     free_port,
     mllp_in,
     start_engine_process,
+    stop_process,
     to_mllp,
     write_config,
 )
-from loadgen import outage_mid_load, send_counting, stop_process
+from loadgen import outage_mid_load, send_counting
 
 pytestmark = pytest.mark.slow
 

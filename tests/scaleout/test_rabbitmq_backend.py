@@ -14,10 +14,11 @@ from conftest import (
     free_port,
     mllp_in,
     start_engine_process,
+    stop_process,
     to_mllp,
     write_config,
 )
-from loadgen import outage_mid_load, send_counting, stop_process
+from loadgen import outage_mid_load, send_counting
 from test_postgres_scaleout import crash_and_restart
 from typer.testing import CliRunner
 
