@@ -8,7 +8,7 @@ claiming and finding the destination down).
 
     python bench/capacity.py [--messages 1000000] [--settle 10]
 
-Writes bench/results/capacity.json.
+Writes bench/results/capacity.json and bench/results/capacity.png.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from charts import MACHINE, grouped, pyplot, save
 from kanal_process import lab_channel, memory_mb, start_engine, stop_engine, wait_listening
 
 from engine.devservers.ports import free_port
@@ -33,6 +35,8 @@ from engine.store.database import migrate, open_database
 from engine.store.schema import DeliveryStatus, contents, deliveries, messages
 
 RESULTS = Path(__file__).parent / "results"
+STARTUP_GOAL_S = 5.0
+MEMORY_GOAL_MB = 300.0
 ENGINE_TOML = '[api]\nenabled = false\n[store]\nurl = "sqlite:///var/kanal.db"\n'
 BATCH = 20_000
 RAW = (
@@ -91,9 +95,14 @@ async def start_and_measure(config: Path, port: int, settle: float) -> dict[str,
     return {"startup_s": round(startup, 2), "peak_rss_mb": round(peak_mb), "rss_mb": round(now_mb)}
 
 
+def runs(count: int) -> dict[str, int]:
+    """The result's label for each run -> its backlog: the baseline first."""
+    return {"empty store": 0, f"{count:,} queued": count}
+
+
 async def main(count: int, settle: float) -> dict[str, object]:
     result: dict[str, object] = {"messages": count}
-    for label, backlog in (("empty store", 0), (f"{count:,} queued", count)):
+    for label, backlog in runs(count).items():
         folder = Path(tempfile.mkdtemp(prefix="kanal-capacity-"))
         try:
             port = free_port()
@@ -111,6 +120,32 @@ async def main(count: int, settle: float) -> dict[str, object]:
     return result
 
 
+def chart(result: dict[str, Any], path: Path) -> None:
+    """Start-up and memory side by side, each against its goal."""
+    figures = {label: result[label] for label in runs(result["messages"])}
+    figure, (startup, memory) = pyplot().subplots(
+        1, 2, figsize=(9, 4.6), gridspec_kw={"width_ratios": [1, 2]}
+    )
+    grouped(
+        startup,
+        "seconds",
+        {label: {"start-up to MLLP listening": f["startup_s"]} for label, f in figures.items()},
+        goal=STARTUP_GOAL_S,
+    )
+    grouped(
+        memory,
+        "resident memory, MB",
+        {label: {"RSS": f["rss_mb"], "peak RSS": f["peak_rss_mb"]} for label, f in figures.items()},
+        goal=MEMORY_GOAL_MB,
+    )
+    figure.suptitle(
+        f"Kanal start-up and memory, empty store vs {result['messages']:,} messages queued "
+        f"({MACHINE})",
+        fontsize=10,
+    )
+    save(figure, path)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -119,4 +154,5 @@ if __name__ == "__main__":
     outcome = asyncio.run(main(args.messages, args.settle))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "capacity.json").write_text(json.dumps(outcome, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'capacity.json'}")
+    chart(outcome, RESULTS / "capacity.png")
+    print(f"wrote {RESULTS / 'capacity.json'} and {RESULTS / 'capacity.png'}")

@@ -8,7 +8,7 @@ The hand-written functions are in bench/hand_written/, one module per mapping. B
 are timed on the same parsed message, transformation only; the output validation every
 mapped message then gets (XSD, FHIR R4 structure, HL7 header), which a hand-written
 integration would need as well, is timed on its own as "validated/s". Prints a table and
-writes bench/results/mapping_throughput.json.
+writes bench/results/mapping_throughput.json and .png.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import hand_written
+from charts import MACHINE, bars
 
 from engine.formats.sniff import parse_messages
 from engine.mapping.compare import differences
@@ -83,6 +85,24 @@ def measure(name: str, seconds: float) -> dict[str, object]:
     }
 
 
+def chart(result: dict[str, Any], path: Path) -> None:
+    """Per mapping: by hand, declarative and declarative with its output validated."""
+    columns = {
+        "by hand": "hand_written_per_second",
+        "declarative": "declarative_per_second",
+        "declarative, output validated": "declarative_validated_per_second",
+    }
+    series = {
+        name: {row["mapping"]: row[key] for row in result["results"]}
+        for name, key in columns.items()
+    }
+    title = (
+        "Mapped messages/s per mapping, hand-written vs declarative "
+        f"(Python {result['python']}, {MACHINE})"
+    )
+    bars(path, title, "messages / s (log)", series, log=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
@@ -90,19 +110,15 @@ def main() -> None:
     args = parser.parse_args()
     names = [m.name.replace("_", "-") for m in pkgutil.iter_modules(hand_written.__path__)]
     rows = [measure(name, args.seconds) for name in sorted(names) if args.only in (None, name)]
+    result = {
+        "benchmark": "mapping_throughput",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": sys.version.split()[0],
+        "results": rows,
+    }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "mapping_throughput.json").write_text(
-        json.dumps(
-            {
-                "benchmark": "mapping_throughput",
-                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "python": sys.version.split()[0],
-                "results": rows,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    (RESULTS / "mapping_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+    chart(result, RESULTS / "mapping_throughput.png")
     print(f"{'mapping':30}{'by hand/s':>11}{'declarative/s':>15}{'cost x':>8}{'validated/s':>13}")
     for row in rows:
         print(

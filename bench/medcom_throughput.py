@@ -10,7 +10,7 @@ metadata, validation), beside the bare minimum for that format in the same run:
   beside the parse it starts from.
 
 Inputs are MedCom's published examples (../shared/medcom) and our own envelope of one.
-Prints a table and writes bench/results/medcom_throughput.json (with peak RSS).
+Prints a table and writes bench/results/medcom_throughput.json (with peak RSS) and .png.
 
     python bench/medcom_throughput.py [--seconds 1]
 """
@@ -29,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from charts import MACHINE, bars
 from lxml import etree
 
 from engine.formats import fhir
@@ -144,21 +145,29 @@ def _converts(mapping: Any, raw: bytes) -> bool:
     return True
 
 
+def chart(result: dict[str, Any], path: Path) -> None:
+    """Per family: the bare baseline beside Kanal's receipt of the same letters."""
+
+    def per_family(key: str) -> dict[str, float]:
+        return {f"{r['family']}\n(vs {r['baseline']})": r[key] for r in result["rows"]}
+
+    series = {"bare baseline": per_family("baseline_per_s"), "Kanal": per_family("engine_per_s")}
+    title = f"MedCom messages/s per family at receipt, Kanal vs a bare parse ({MACHINE})"
+    bars(path, title, "messages / s (log)", series, log=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="per measurement")
     args = parser.parse_args()
     rows = families(args.seconds)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {"seconds_per_measurement": args.seconds, "peak_rss_mb": round(peak_mb), "rows": rows}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "medcom_throughput.json").write_text(
-        json.dumps(
-            {"seconds_per_measurement": args.seconds, "peak_rss_mb": round(peak_mb), "rows": rows},
-            indent=2,
-            ensure_ascii=False,
-        )
-        + "\n"
+        json.dumps(result, indent=2, ensure_ascii=False) + "\n"
     )
+    chart(result, RESULTS / "medcom_throughput.png")
     print(f"peak RSS {peak_mb:.0f} MB; written to {RESULTS / 'medcom_throughput.json'}")
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from charts import MACHINE, pyplot, save
 from kanal_process import lab_channel, start_engine, stop_engine, wait_listening
 
 from engine.devservers.ports import free_port
@@ -121,12 +122,7 @@ async def main(count: int, worker_counts: list[int]) -> dict:
 
 
 def chart(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4))
+    figure, axes = pyplot().subplots(figsize=(7, 4))
     for setup in dict.fromkeys(row["setup"] for row in result["rows"]):
         rows = [row for row in result["rows"] if row["setup"] == setup]
         axes.plot([r["workers"] for r in rows], [r["per_s"] for r in rows], marker="o", label=setup)
@@ -134,10 +130,9 @@ def chart(result: dict, path: Path) -> None:
     axes.set_xlabel("worker processes")
     axes.set_ylabel("deliveries / s")
     axes.set_xticks(sorted({row["workers"] for row in result["rows"]}))
-    axes.set_title("Kanal delivery throughput by worker processes (2-core machine)")
+    axes.set_title(f"Kanal delivery throughput by worker processes ({MACHINE})")
     axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    save(figure, path)
 
 
 if __name__ == "__main__":

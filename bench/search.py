@@ -14,7 +14,7 @@ them (EXPLAIN QUERY PLAN / EXPLAIN) is kept for the ones that miss the target.
 
 --postgres also measures a private PostgreSQL (engine/devservers/postgres.py), analysed
 as autovacuum would have; --analyze runs ANALYZE on SQLite too (the engine never does).
-Writes bench/results/search.json.
+Writes bench/results/search.json and bench/results/search.png.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
+from charts import MACHINE, bars
 from sqlalchemy import Connection, Engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -349,6 +350,19 @@ def main(count: int, queries: int, postgres: bool, analyze: bool) -> dict[str, A
     return outcome
 
 
+def chart(result: dict[str, Any], path: Path) -> None:
+    """p99 per search, one bar per store, the by-id baseline first."""
+    series = {
+        store: {name: f["p99_ms"] for name, f in figures["searches"].items()}
+        for store, figures in result["stores"].items()
+    }
+    title = (
+        f"Message search p99 on {result['messages']:,} messages, "
+        f"{result['queries_per_search']} random queries each, newest 50 first ({MACHINE})"
+    )
+    bars(path, title, "p99, ms (log)", series, log=True, goal=TARGET_MS)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -359,4 +373,5 @@ if __name__ == "__main__":
     result = main(args.messages, args.queries, args.postgres, args.analyze)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "search.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'search.json'}")
+    chart(result, RESULTS / "search.png")
+    print(f"wrote {RESULTS / 'search.json'} and {RESULTS / 'search.png'}")
