@@ -6,8 +6,9 @@ the original's encoding characters and character set, so a Latin-1 sender gets L
 
 from __future__ import annotations
 
+import itertools
 import re
-import uuid
+import secrets
 from datetime import datetime
 
 from engine.formats.hl7v2 import (
@@ -108,6 +109,16 @@ def _recover(raw: bytes) -> HL7Message:
     return HL7Message(raw, _FALLBACK_MSH, codec, strict=False)
 
 
+# ACK control ids: this process's random prefix and a counter (a uuid4 per ACK, from the
+# OS's random source, cost more than the rest of the MSH); 20 characters, MSH-10's length.
+_ACK_PREFIX = secrets.token_hex(4)
+_ack_numbers = itertools.count(1)
+
+
+def _next_ack_id() -> str:
+    return f"{_ACK_PREFIX}{next(_ack_numbers):012d}"
+
+
 def _msh(msg: HL7Message, control_id: str | None, application: str, facility: str) -> str:
     seps = msg.separators
     msh = msg.fields(0)
@@ -123,7 +134,7 @@ def _msh(msg: HL7Message, control_id: str | None, application: str, facility: st
         datetime.now().strftime("%Y%m%d%H%M%S"),
         "",
         f"ACK{cs}{trigger}{cs}ACK" if trigger else "ACK",
-        escape(control_id, seps) if control_id else uuid.uuid4().hex[:20],  # ST: 20 chars
+        escape(control_id, seps) if control_id else _next_ack_id(),
         _field(msh, 11) or "P",
         _field(msh, 12) or "2.5",
     ]
