@@ -5,6 +5,8 @@ commits, `seal(conn)` locks the chain's head (`audit_chain`, id 1), gives every 
 with no `seq` that the transaction can see the next position, in id order, with
 hash = sha256(previous hash + the row's fields), and moves the head. Changing a row's
 content, deleting one, or deleting the newest ones breaks the chain where it happened.
+The hot path `stage`s its rows instead: `seal` inserts them after those, already sealed
+(one INSERT a row instead of an INSERT and an UPDATE).
 
 Why one total order with several processes on PostgreSQL: every transaction that inserts
 audit rows seals them before it commits, so the unsealed rows it can see are its own
@@ -27,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +39,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.expression import ClauseElement
 
-from engine.store.bulk import Bulk
+from engine.store.bulk import Bulk, BulkInsert
 from engine.store.schema import audit_chain, audit_events
 
 log = structlog.get_logger("kanal.audit")
@@ -119,19 +122,36 @@ _MOVE_HEAD = Bulk(
     .where(audit_chain.c.id == bindparam("head_id"))
     .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
 )
+_INSERT_SEALED = BulkInsert(audit_events, tuple(c.name for c in audit_events.columns))
+_NEXT_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))"
+    " FROM generate_series(1, %(count)s)"
+)
+
+# Rows staged by a transaction (its Connection), inserted sealed by its `seal`
+_staged: weakref.WeakKeyDictionary[Connection, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def stage(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Audit rows (at, actor, action, message_id, delivery_id, detail) for this
+    transaction's `seal` to insert, sealed. A transaction that fails takes them with it."""
+    if rows:
+        _staged.setdefault(conn, []).extend(rows)
 
 
 def seal(conn: Connection) -> int:
-    """Chain every unsealed audit row this transaction can see; how many it sealed.
+    """Chain every unsealed audit row this transaction can see, then insert its staged
+    rows sealed; how many it sealed.
 
-    Call it last in every transaction that inserts audit rows. With nothing to seal it
+    Call it last in every transaction that writes audit rows. With nothing to seal it
     costs one indexed select and takes no lock.
     """
     rows = _UNSEALED.run(conn)
-    if not rows:
+    staged = _staged.pop(conn, [])
+    if not rows and not staged:
         return 0
     seq, previous = _lock_head(conn)
-    if conn.dialect.name != "sqlite":
+    if rows and conn.dialect.name != "sqlite":
         # While we waited for the head, another transaction may have sealed rows that
         # were committed unsealed (written around the engine): read again, under the lock.
         rows = _UNSEALED.run(conn)
@@ -139,7 +159,10 @@ def seal(conn: Connection) -> int:
     stale = [int(r.id) for r in rows if float(r.at) < old]
     if stale:  # not this transaction's: written around the engine, or before the upgrade
         log.warning("audit.adopted", ids=stale[:20], count=len(stale))
-    return _chain(conn, sorted(rows, key=lambda r: int(r.id)), seq, previous)
+    seq, previous = _chain(conn, sorted(rows, key=lambda r: int(r.id)), seq, previous)
+    seq, previous = _insert_sealed(conn, staged, seq, previous)
+    _move_head(conn, seq, previous)
+    return len(rows) + len(staged)
 
 
 def seal_backlog(conn: Connection, chunk: int = CHUNK) -> int:
@@ -156,22 +179,49 @@ def seal_backlog(conn: Connection, chunk: int = CHUNK) -> int:
         if not rows:
             return total
         seq, previous = _lock_head(conn)
-        total += _chain(conn, rows, seq, previous)
+        _move_head(conn, *_chain(conn, rows, seq, previous))
+        total += len(rows)
         after = int(rows[-1].id)
 
 
-def _chain(conn: Connection, rows: Sequence[Any], seq: int, previous: str) -> int:
-    """Give `rows` (in id order) the positions after `seq`, and move the head."""
-    if not rows:
-        return 0
+def _chain(conn: Connection, rows: Sequence[Any], seq: int, previous: str) -> tuple[int, str]:
+    """Give `rows` (in id order) the positions after `seq`; the last position and hash."""
     sealed = []
     for row in rows:
         seq += 1
         previous = link(previous, row)
         sealed.append({"row_id": row.id, "new_seq": seq, "new_hash": previous})
     _SEAL_ROW.run(conn, sealed)
+    return seq, previous
+
+
+def _insert_sealed(
+    conn: Connection, staged: list[dict[str, Any]], seq: int, previous: str
+) -> tuple[int, str]:
+    """Insert `staged` with new ids and the positions after `seq`; the last position and hash."""
+    if not staged:
+        return seq, previous
+    rows = []
+    for id_, row in zip(_new_ids(conn, len(staged)), staged, strict=True):
+        seq += 1
+        sealed = {**row, "id": id_, "reason": row.get("reason"), "seq": seq}
+        previous = sealed["hash"] = link(previous, [sealed[f.name] for f in _FIELDS])
+        rows.append(sealed)
+    _INSERT_SEALED.run(conn, rows)
+    return seq, previous
+
+
+def _new_ids(conn: Connection, count: int) -> list[int]:
+    if conn.dialect.name == "sqlite":
+        # The transaction has written, so it holds the write lock: the next ids are its own
+        # (were they not, the insert would fail on the primary key and roll back).
+        last = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM audit_events").scalar()
+        return list(range(int(last or 0) + 1, int(last or 0) + 1 + count))
+    return sorted(int(row[0]) for row in conn.exec_driver_sql(_NEXT_IDS, {"count": count}))
+
+
+def _move_head(conn: Connection, seq: int, previous: str) -> None:
     _MOVE_HEAD.run(conn, [{"head_id": HEAD, "head_seq": seq, "head_hash": previous}])
-    return len(sealed)
 
 
 def _lock_head(conn: Connection) -> tuple[int, str]:

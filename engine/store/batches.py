@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, bindparam, null, or_, select, update
 
 from engine.pipeline.items import Claimed, ClaimRequest, Incoming, Outcome
+from engine.store.audit import stage
 from engine.store.bulk import Bulk, BulkInsert
 from engine.store.medcom import mark_duplicates, record_receipts
 from engine.store.schema import (
@@ -20,7 +21,6 @@ from engine.store.schema import (
     DeliveryStatus,
     MessageStatus,
     attempts,
-    audit_events,
     contents,
     deliveries,
     messages,
@@ -44,8 +44,6 @@ def _columns(table: Table, *left_out: str) -> tuple[str, ...]:
 _INSERT_MESSAGES = BulkInsert(messages, _columns(messages, "pruned_at"))
 _INSERT_DELIVERIES = BulkInsert(deliveries, _columns(deliveries))
 _INSERT_CONTENTS = BulkInsert(contents, _columns(contents))
-# the chain's fields are set when the transaction seals its rows; reason is for people
-_INSERT_AUDIT = BulkInsert(audit_events, _columns(audit_events, "seq", "hash", "reason"))
 _INSERT_ATTEMPTS = BulkInsert(attempts, _columns(attempts))
 _FINISH_ATTEMPT = Bulk(
     update(deliveries)
@@ -101,7 +99,7 @@ def store_received(conn: Connection, items: list[Incoming]) -> list[Stored]:
             if d.transformed is not None
         ],
     )
-    _INSERT_AUDIT.run(
+    stage(  # inserted sealed, last in the transaction
         conn,
         [
             event
@@ -347,7 +345,7 @@ def record_outcomes(conn: Connection, outcomes: list[Outcome]) -> list[None]:
             if o.response
         ],
     )
-    _INSERT_AUDIT.run(
+    stage(  # inserted sealed, last in the transaction
         conn,
         [
             {
