@@ -4,6 +4,8 @@ as a child process, started, waited for and stopped."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 import sys
 import textwrap
@@ -43,6 +45,26 @@ async def start_engine(
     )  # fmt: skip
 
 
+async def start_sink(*arguments: str) -> tuple[asyncio.subprocess.Process, int]:
+    """A simulator in its own process (`python *arguments`, e.g. "-m",
+    "engine.simulators.epj", "--port", "0"), so it does not share the load generator's CPU;
+    the process and its port."""
+    sink = await asyncio.create_subprocess_exec(
+        sys.executable, *arguments, stdout=asyncio.subprocess.PIPE
+    )
+    assert sink.stdout is not None
+    return sink, json.loads(await sink.stdout.readline())["listening"]
+
+
+async def stop_sink(sink: asyncio.subprocess.Process) -> dict[str, int]:
+    """Stop a simulator from `start_sink`; what it received ({"received", "duplicates"})."""
+    sink.terminate()
+    assert sink.stdout is not None
+    report = json.loads(await sink.stdout.readline())
+    await sink.wait()
+    return report
+
+
 async def wait_listening(
     port: int, process: asyncio.subprocess.Process, timeout: float = 60
 ) -> None:
@@ -63,6 +85,12 @@ async def stop_engine(process: asyncio.subprocess.Process, timeout: float = 60) 
     if process.returncode is None:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), timeout)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far, from /proc (noise-proof beside wall time)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def memory_mb(pid: int, field: str = "VmHWM") -> float:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from hl7.mllp import start_hl7_server
 from engine.formats.hl7v2 import HL7Error, parse
 from engine.receipts.hl7_ack import build_ack
 from engine.simulators.faults import Faults, FaultState
+from engine.simulators.standalone import serve_until_stopped
 
 __all__ = ["EpjSimulator", "Faults"]
 
@@ -97,17 +96,7 @@ class EpjSimulator:
 
 async def serve(host: str, port: int, faults: Faults) -> None:
     """Run until SIGTERM/SIGINT, then print what was received as one JSON line."""
-    simulator = await EpjSimulator(host, port, faults).start()
-    print(json.dumps({"listening": simulator.port}), flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await simulator.stop()
-    print(
-        json.dumps({"received": len(simulator.received), "duplicates": simulator.duplicates}),
-        flush=True,
-    )
+    await serve_until_stopped(await EpjSimulator(host, port, faults).start())
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ fhir_store.py; under faults it answers 503 (down, transient) or 422 (reject).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 from collections import Counter
@@ -33,6 +34,7 @@ from engine.api.server import EmbeddedServer
 from engine.receipts.medcom import build_acknowledgement, needs_acknowledgement
 from engine.simulators.faults import Decision, Faults, FaultState
 from engine.simulators.fhir_store import Answer, FhirStore, outcome
+from engine.simulators.standalone import serve_until_stopped
 
 FHIR_JSON = "application/fhir+json"
 RETRY_AFTER = "1"  # seconds, while down
@@ -218,3 +220,15 @@ def _answer(answer: Answer) -> Response:
 
 def _json(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), status_code=status, media_type=FHIR_JSON)
+
+
+async def _serve(host: str, port: int) -> None:
+    await serve_until_stopped(await MunicipalitySimulator(host, port).start())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Municipality simulator: MedCom FHIR messaging")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    args = parser.parse_args()
+    asyncio.run(_serve(args.host, args.port))
