@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import sqlite3
 import statistics
 import sys
@@ -62,10 +61,10 @@ from kanal_process import (
     stop_sink,
     wait_listening,
 )
+from results_file import header, write
 
 from engine.devservers.ports import free_port
 
-RESULTS = Path(__file__).parent / "results"
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "fhir" / "carecommunication.json"
 CHANNEL = "carecommunication"
 FHIR_JSON = "application/fhir+json"
@@ -292,10 +291,10 @@ def report(result: dict[str, Any]) -> None:
             print(f"{name} refused: {row['refused']}")
 
 
-def chart(result: dict[str, Any]) -> None:
+def chart(result: dict[str, Any], path: Path) -> None:
     bare, engine = result["baseline_http"], result["kanal"]
     bars(
-        RESULTS / "http_fhir.png",
+        path,
         f"HTTP → store → FHIR sink, {engine['messages']} CareCommunications, "
         f"{result['connections']} connections",
         "messages/s",
@@ -317,9 +316,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kanal-bench-") as folder:
         engine = await kanal(bodies, args.connections, Path(folder))
     result = {
-        "benchmark": "http_fhir",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        **header("http_fhir"),
         "connections": args.connections,
         "message": f"{FIXTURE.name}, {len(bodies[0])} bytes",
         "baseline_http": bare,
@@ -329,9 +326,7 @@ async def main() -> None:
             engine["end_to_end_per_second"] / bare["per_second"], 3
         ),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "http_fhir.json").write_text(json.dumps(result, indent=2) + "\n")
-    chart(result)
+    write(result, chart)
     report(result)
 
 

@@ -12,13 +12,20 @@ import textwrap
 from pathlib import Path
 
 
+def engine_folder(folder: Path, channel: str, channel_toml: str, engine_toml: str) -> Path:
+    """channels/<channel>.toml and engine.toml in `folder`; returns engine.toml's path."""
+    (folder / "channels").mkdir(parents=True)
+    (folder / "channels" / f"{channel}.toml").write_text(textwrap.dedent(channel_toml))
+    config = folder / "engine.toml"
+    config.write_text(textwrap.dedent(engine_toml))
+    return config
+
+
 def lab_channel(folder: Path, port: int, sink_port: int, engine_toml: str, **keys: object) -> Path:
     """channels/lab.toml (MLLP on `port` → MLLP to `sink_port`, plus destination `keys`)
     and engine.toml in `folder`; returns engine.toml's path."""
-    (folder / "channels").mkdir(parents=True)
     extra = "".join(f"{key} = {value}\n" for key, value in keys.items())
-    (folder / "channels" / "lab.toml").write_text(
-        textwrap.dedent(f"""
+    channel = f"""
         [channel]
         name = "lab"
         [source]
@@ -28,12 +35,8 @@ def lab_channel(folder: Path, port: int, sink_port: int, engine_toml: str, **key
         name = "sink"
         type = "mllp"
         port = {sink_port}
-        """)
-        + extra
-    )
-    config = folder / "engine.toml"
-    config.write_text(engine_toml)
-    return config
+        """
+    return engine_folder(folder, "lab", textwrap.dedent(channel) + extra, engine_toml)
 
 
 async def start_engine(

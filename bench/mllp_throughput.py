@@ -9,7 +9,8 @@ shared and noisy: the ratio between them is the figure that matters. Two phases:
   arrives; ingest msg/s, and end to end until the sink has every message (goal: 5,000/s),
   with the engine's CPU time per message (steadier than msg/s on a shared machine).
 
-    python bench/mllp_throughput.py [--messages 20000] [--connections 10] [--rate 1000]
+    python bench/mllp_throughput.py [--messages 20000] [--connections 10] [--lanes 4]
+        [--rate 1000]
         [--profile stacks.raw]
 
 Prints a table and writes bench/results/mllp_throughput.json and mllp_throughput.png.
@@ -20,8 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import os
 import signal
 import sqlite3
 import statistics
@@ -45,13 +44,14 @@ from kanal_process import (
     stop_sink,
     wait_listening,
 )
+from results_file import header, write
 
 from engine.devservers.ports import free_port
 from engine.simulators.mllp_client import MllpClient
 
-RESULTS = Path(__file__).parent / "results"
 GOAL_PER_SECOND = 5000  # end to end, on a 2-core machine
 GOAL_P99_MS = 10.0  # receipt → ACK at the paced rate
+PERCENTILES = {"p50": "p50_ms", "p99": "p99_ms", "p99.9": "p999_ms"}
 ECHO_SERVER = textwrap.dedent("""
     import asyncio, sys
     ACK = b"\\x0bMSH|^~\\\\&|ECHO|ECHO|||20250101||ACK|1|P|2.5\\rMSA|AA|1\\r\\x1c\\r"
@@ -148,13 +148,18 @@ async def wait_delivered(database: Path, total: int) -> None:
 
 
 async def kanal(
-    total: int, connections: int, paced: Paced, folder: Path, profile: Path | None = None
+    total: int,
+    connections: int,
+    lanes: int,
+    paced: Paced,
+    folder: Path,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """First paced (ingest latency at a steady rate), then flat out (throughput)."""
     sink, sink_port = await start_sink("-m", "engine.simulators.epj", "--port", "0")
     port = free_port()
     config = lab_channel(
-        folder, port, sink_port, "[api]\nenabled = false\n", batch=500, connections=4
+        folder, port, sink_port, "[api]\nenabled = false\n", batch=500, connections=lanes
     )
     engine = await start_engine(config, log_level="warning")
     database = folder / "var" / "kanal.db"
@@ -220,7 +225,7 @@ def chart(result: dict[str, Any], path: Path) -> None:
         latency,
         "ms",
         {
-            name: {p: row["paced"][f"{p}_ms"] for p in ("p50", "p99", "p999")}
+            name: {label: row["paced"][key] for label, key in PERCENTILES.items()}
             for name, row in (("bare echo", echo), ("kanal", engine))
         },
         goal=GOAL_P99_MS,
@@ -260,6 +265,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--lanes", type=int, default=4, help="connections to the sink")
     parser.add_argument("--rate", type=float, default=1000, help="paced phase, messages/s")
     parser.add_argument("--paced-seconds", type=float, default=10)
     parser.add_argument("--profile", type=Path, help="record the engine with py-spy (raw)")
@@ -267,21 +273,20 @@ async def main() -> None:
     paced = Paced(args.rate, int(args.rate * args.paced_seconds))
     echo = await baseline(args.messages, args.connections, paced)
     with tempfile.TemporaryDirectory(prefix="kanal-bench-") as folder:
-        engine = await kanal(args.messages, args.connections, paced, Path(folder), args.profile)
+        engine = await kanal(
+            args.messages, args.connections, args.lanes, paced, Path(folder), args.profile
+        )
     result = {
-        "benchmark": "mllp_throughput",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        **header("mllp_throughput"),
         "connections": args.connections,
+        "lanes": args.lanes,
         "paced": {"rate": paced.rate, "messages": paced.messages},
         "baseline_echo": echo,
         "kanal": engine,
         "ratio_ingest_vs_echo": round(engine["per_second"] / echo["per_second"], 3),
         "ratio_end_to_end_vs_echo": round(engine["end_to_end_per_second"] / echo["per_second"], 3),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "mllp_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-    chart(result, RESULTS / "mllp_throughput.png")
+    write(result, chart)
     report(result)
 
 
