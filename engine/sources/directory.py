@@ -8,7 +8,6 @@ refused, a FHIR Acknowledgement for every FHIR message. A duplicate gets the sam
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from pathlib import Path
@@ -24,6 +23,9 @@ log = structlog.get_logger("kanal.directory")
 
 # A file younger than this may still be being written by a sender that does not rename.
 SETTLE_SECONDS = 0.2
+# Files taken together: their messages share one commit (one at a time, every file cost a
+# commit, a claim and an outcome of its own)
+TAKE_AT_ONCE = 50
 
 
 class DirectoryPoller:
@@ -45,11 +47,23 @@ class DirectoryPoller:
             await asyncio.sleep(self._poll)
 
     async def poll_once(self) -> int:
-        """Take every settled file once; returns how many were taken."""
+        """Take every settled file once, in name order; returns how many were taken."""
+        ready = sorted(await asyncio.to_thread(self._ready_files))
         taken = 0
-        for path in sorted(await asyncio.to_thread(self._ready_files)):
-            with contextlib.suppress(StoreUnavailable):  # left in place: next poll retries
-                await self._take(path)
+        for start in range(0, len(ready), TAKE_AT_ONCE):
+            chunk = ready[start : start + TAKE_AT_ONCE]
+            raws = await asyncio.to_thread(_read_all, chunk)
+            # Received together, so one commit stores them all; each file enters the
+            # writer's queue in name order (its task runs to the enqueue before the next).
+            outcomes = await asyncio.gather(
+                *(self._take(path, raw) for path, raw in zip(chunk, raws, strict=True)),
+                return_exceptions=True,
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, StoreUnavailable):
+                    continue  # left in place: the next poll retries it
+                if isinstance(outcome, BaseException):
+                    raise outcome
                 taken += 1
         return taken
 
@@ -64,8 +78,7 @@ class DirectoryPoller:
             and path.stat().st_mtime <= cutoff
         ]
 
-    async def _take(self, path: Path) -> None:
-        raw = await asyncio.to_thread(path.read_bytes)
+    async def _take(self, path: Path, raw: bytes) -> None:
         receipts = await self._receiver.receive(self.channel, raw, f"file:{path.name}")
         if self._receipts is not None:
             await asyncio.to_thread(_write_receipts, self._receipts, path.stem, receipts)
@@ -78,6 +91,10 @@ class DirectoryPoller:
             await asyncio.to_thread(_write_reason, target, reasons)
             log.warning("directory.file_rejected", channel=self.channel, file=path.name)
         await asyncio.to_thread(os.replace, path, target)
+
+
+def _read_all(paths: list[Path]) -> list[bytes]:
+    return [path.read_bytes() for path in paths]
 
 
 def _write_receipts(folder: Path, stem: str, receipts: list[Receipt]) -> None:
