@@ -1,4 +1,4 @@
-"""The store's disk fills up (a real 8 MB tmpfs, filled with a file): senders get AR over
+"""The store's disk fills up (a real 32 MB tmpfs, filled with a file): senders get AR over
 MLLP and 503 over HTTP, never an AA for what was not stored; once space is freed, new
 messages are taken and everything that got an AA is delivered."""
 
@@ -36,11 +36,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """An 8 MB tmpfs, unmounted at the end."""
+    """A 32 MB tmpfs, unmounted at the end (the WAL alone reaches 4 MB and more between
+    checkpoints: a smaller disk can fill up before the test fills it)."""
     folder = tmp_path / "disk"
     folder.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)],
+        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(folder)],
         capture_output=True,
         text=True,
     )
