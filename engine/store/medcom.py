@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from engine.pipeline.items import Incoming, Route
 from engine.store.schema import DeliveryStatus, MessageStatus, deliveries, messages
@@ -20,23 +20,36 @@ MEDCOM_FORMATS = frozenset({"edifact", "xml", "fhir"})
 SYSTEM = "kanal"
 
 
+# Built once: the statement is the same for every letter, only its values differ
+_EARLIER = (
+    select(messages.c.id, messages.c.received_at)
+    .where(
+        messages.c.envelope_id == bindparam("envelope_id"),
+        messages.c.channel == bindparam("channel"),
+        messages.c.format == bindparam("format"),
+        messages.c.sender == bindparam("sender"),
+        messages.c.control_id == bindparam("control_id"),
+        messages.c.status != MessageStatus.ERROR,
+    )
+    .order_by(messages.c.id)
+    .limit(1)
+)
+
+
 def mark_duplicates(conn: Connection, items: list[Incoming]) -> None:
     for item in items:
         meta = item.meta
         if item.error or meta.format not in MEDCOM_FORMATS or not meta.envelope_id:
             continue
         earlier = conn.execute(
-            select(messages.c.id, messages.c.received_at)
-            .where(
-                messages.c.envelope_id == meta.envelope_id,
-                messages.c.channel == item.channel,
-                messages.c.format == meta.format,
-                messages.c.sender == meta.sender[:200],
-                messages.c.control_id == meta.control_id[:100],
-                messages.c.status != MessageStatus.ERROR,
-            )
-            .order_by(messages.c.id)
-            .limit(1)
+            _EARLIER,
+            {
+                "envelope_id": meta.envelope_id,
+                "channel": item.channel,
+                "format": meta.format,
+                "sender": meta.sender[:200],
+                "control_id": meta.control_id[:100],
+            },
         ).first()
         if earlier is not None:
             item.duplicate_of, item.first_received_at = earlier.id, earlier.received_at
