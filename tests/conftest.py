@@ -150,9 +150,13 @@ async def start_engine(tmp_path: Path) -> AsyncIterator[EngineFactory]:
 
 
 async def start_engine_process(
-    config: Path, port: int | None, role: str = "all"
+    config: Path,
+    port: int | None,
+    role: str = "all",
+    preexec_fn: Callable[[], Any] | None = None,
 ) -> asyncio.subprocess.Process:
-    """`kanal run` as a child process; returns once it listens on `port` (if given)."""
+    """`kanal run` as a child process; returns once it listens on `port` (if given).
+    `preexec_fn` runs in the child before the engine (e.g. to lower a limit)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -165,6 +169,7 @@ async def start_engine_process(
         "--role",
         role,
         cwd=config.parent,
+        preexec_fn=preexec_fn,
     )
     if port is None:
         return process

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import resource
 import signal
 from enum import StrEnum
 from typing import Annotated
 
+import structlog
 import typer
 import uvloop
 
@@ -15,6 +17,9 @@ from engine.commands.common import ConfigOption, fail, load
 from engine.config import ConfigError
 from engine.logs import configure
 from engine.runtime import Engine
+
+log = structlog.get_logger("kanal.engine")
+OPEN_FILES_UNLIMITED = 1_048_576  # when the hard limit is "unlimited": Linux's usual nr_open
 
 
 class RoleOption(StrEnum):
@@ -36,6 +41,7 @@ def run(
 ) -> None:
     """Start listeners, routing, delivery workers and the API."""
     configure(log_level, log_json)
+    _raise_open_file_limit()
     engine_config, channels = load(config)
     try:
         engine = Engine(engine_config, channels, role=role.value)
@@ -43,6 +49,22 @@ def run(
         fail(str(exc))
     # uvloop: the same asyncio, with its loop and sockets in C (~20% more messages/s)
     uvloop.run(_serve(engine))
+
+
+def _raise_open_file_limit() -> None:
+    """Every connection and file is a descriptor: take the hard limit rather than the soft
+    one a shell or service manager starts us with (often 1,024), so that many senders are
+    refused by `max_connections` with a clear log line, not by accept() failing."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else OPEN_FILES_UNLIMITED
+    if soft >= wanted:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError) as exc:  # e.g. above the kernel's nr_open
+        log.warning("engine.open_files_limit", soft=soft, wanted=wanted, error=str(exc))
+        return
+    log.info("engine.open_files_raised", was=soft, now=wanted)
 
 
 async def _serve(engine: Engine) -> None:
