@@ -32,6 +32,8 @@ format: $(INSTALLED)
 
 bench: $(INSTALLED) servers
 	$(BIN)/python bench/mllp_throughput.py
+	$(BIN)/python bench/http_fhir.py
+	$(BIN)/python bench/edifact_directory.py
 	$(BIN)/python bench/mapping_throughput.py
 	$(BIN)/python bench/medcom_throughput.py
 	$(BIN)/python bench/scaleout.py
