@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import sys
 import tempfile
@@ -29,12 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from charts import MACHINE, grouped, pyplot, save
 from kanal_process import lab_channel, memory_mb, start_engine, stop_engine, wait_listening
+from results_file import header, write
 
 from engine.devservers.ports import free_port
 from engine.store.database import migrate, open_database
 from engine.store.schema import DeliveryStatus, contents, deliveries, messages
 
-RESULTS = Path(__file__).parent / "results"
 STARTUP_GOAL_S = 5.0
 MEMORY_GOAL_MB = 300.0
 ENGINE_TOML = '[api]\nenabled = false\n[store]\nurl = "sqlite:///var/kanal.db"\n'
@@ -152,7 +151,4 @@ if __name__ == "__main__":
     parser.add_argument("--settle", type=float, default=10.0)
     args = parser.parse_args()
     outcome = asyncio.run(main(args.messages, args.settle))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "capacity.json").write_text(json.dumps(outcome, indent=2) + "\n")
-    chart(outcome, RESULTS / "capacity.png")
-    print(f"wrote {RESULTS / 'capacity.json'} and {RESULTS / 'capacity.png'}")
+    write({**header("capacity"), **outcome}, chart)

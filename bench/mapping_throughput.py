@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
-import json
 import os
 import pkgutil
 import sys
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import hand_written
 from charts import MACHINE, bars
+from results_file import header, write
 
 from engine.formats.sniff import parse_messages
 from engine.mapping.compare import differences
@@ -39,7 +39,6 @@ from engine.pipeline.items import Incoming
 from engine.pipeline.view import MessageView
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).parent / "results"
 SCHEMAS = Path(os.environ.get("KANAL_MEDCOM_SCHEMAS") or REPO.parent / "shared/medcom/xsd")
 
 
@@ -111,14 +110,10 @@ def main() -> None:
     names = [m.name.replace("_", "-") for m in pkgutil.iter_modules(hand_written.__path__)]
     rows = [measure(name, args.seconds) for name in sorted(names) if args.only in (None, name)]
     result = {
-        "benchmark": "mapping_throughput",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": sys.version.split()[0],
+        **header("mapping_throughput"),
         "results": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "mapping_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-    chart(result, RESULTS / "mapping_throughput.png")
+    write(result, chart)
     print(f"{'mapping':30}{'by hand/s':>11}{'declarative/s':>15}{'cost x':>8}{'validated/s':>13}")
     for row in rows:
         print(

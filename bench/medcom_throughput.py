@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from charts import MACHINE, bars
 from lxml import etree
+from results_file import header, write
 
 from engine.formats import fhir
 from engine.formats.envelope import wrap_vans
@@ -41,7 +42,6 @@ from engine.mapping.testing import convert
 
 REPO = Path(__file__).resolve().parents[1]
 MEDCOM = REPO.parent / "shared" / "medcom"
-RESULTS = Path(__file__).parent / "results"
 SCHEMAS = Path(os.environ.get("KANAL_MEDCOM_SCHEMAS") or MEDCOM / "xsd")
 
 
@@ -162,13 +162,14 @@ def main() -> None:
     args = parser.parse_args()
     rows = families(args.seconds)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result = {"seconds_per_measurement": args.seconds, "peak_rss_mb": round(peak_mb), "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "medcom_throughput.json").write_text(
-        json.dumps(result, indent=2, ensure_ascii=False) + "\n"
-    )
-    chart(result, RESULTS / "medcom_throughput.png")
-    print(f"peak RSS {peak_mb:.0f} MB; written to {RESULTS / 'medcom_throughput.json'}")
+    result = {
+        **header("medcom_throughput"),
+        "seconds_per_measurement": args.seconds,
+        "peak_rss_mb": round(peak_mb),
+        "rows": rows,
+    }
+    write(result, chart)
+    print(f"peak RSS {peak_mb:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -28,3 +28,4 @@ def write(result: dict[str, Any], chart: Callable[[dict[str, Any], Path], None])
     name = result["benchmark"]
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     chart(result, RESULTS / f"{name}.png")
+    print(f"wrote {RESULTS / name}.json and .png")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import sys
 import tempfile
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from charts import MACHINE, pyplot, save
 from kanal_process import lab_channel, start_engine, stop_engine, wait_listening
+from results_file import header, write
 
 from engine.devservers.ports import free_port
 from engine.devservers.postgres import PostgreSQL
@@ -34,7 +34,6 @@ from engine.devservers.rabbitmq import RabbitMQ
 from engine.simulators.epj import EpjSimulator
 from engine.simulators.mllp_client import MllpClient
 
-RESULTS = Path(__file__).parent / "results"
 CONNECTIONS = 8
 
 
@@ -141,7 +140,4 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     args = parser.parse_args()
     outcome = asyncio.run(main(args.messages, args.workers))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scaleout.json").write_text(json.dumps(outcome, indent=2) + "\n")
-    chart(outcome, RESULTS / "scaleout.png")
-    print(f"wrote {RESULTS / 'scaleout.json'} and {RESULTS / 'scaleout.png'}")
+    write({**header("scaleout"), **outcome}, chart)

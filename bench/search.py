@@ -20,7 +20,6 @@ Writes bench/results/search.json and bench/results/search.png.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import statistics
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from charts import MACHINE, bars
+from results_file import header, write
 from sqlalchemy import Connection, Engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,7 +42,6 @@ from engine.store.database import migrate, open_database
 from engine.store.queries import SUMMARY_COLUMNS, SearchFilter, search_messages
 from engine.store.schema import messages
 
-RESULTS = Path(__file__).parent / "results"
 TARGET_MS = 100.0
 DAY = 86400.0
 SPAN = 90 * DAY
@@ -371,7 +370,4 @@ if __name__ == "__main__":
     parser.add_argument("--analyze", action="store_true", help="ANALYZE the SQLite store")
     args = parser.parse_args()
     result = main(args.messages, args.queries, args.postgres, args.analyze)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "search.json").write_text(json.dumps(result, indent=2) + "\n")
-    chart(result, RESULTS / "search.png")
-    print(f"wrote {RESULTS / 'search.json'} and {RESULTS / 'search.png'}")
+    write({**header("search"), **result}, chart)
