@@ -97,7 +97,7 @@ def chart(result: dict[str, Any], path: Path) -> None:
     }
     title = (
         "Mapped messages/s per mapping, hand-written vs declarative "
-        f"(Python {result['python']}, {MACHINE})"
+        f"(Python {result['machine']['python']}, {MACHINE})"
     )
     bars(path, title, "messages / s (log)", series, log=True)
 
