@@ -49,7 +49,7 @@ HEAD = 1  # the chain head's row id
 CHUNK = 5000  # rows read at a time by verify
 STALE = 300.0  # seconds: an unsealed row this old was not written by the sealing transaction
 
-_FIELDS = (
+CHAINED_FIELDS = (  # what each hash covers, in this order
     audit_events.c.id,
     audit_events.c.at,
     audit_events.c.actor,
@@ -108,7 +108,7 @@ class _Statement:
 
 # No ORDER BY: sorting the few rows here lets the database use ix_audit_seq (the NULLs)
 # instead of walking the whole table in id order.
-_UNSEALED = _Statement(select(*_FIELDS).where(audit_events.c.seq.is_(None)))
+_UNSEALED = _Statement(select(*CHAINED_FIELDS).where(audit_events.c.seq.is_(None)))
 _LOCK_HEAD = _Statement(
     select(audit_chain.c.seq, audit_chain.c.hash).where(audit_chain.c.id == HEAD).with_for_update()
 )
@@ -171,7 +171,7 @@ def seal_backlog(conn: Connection, chunk: int = CHUNK) -> int:
     total, after = 0, -1
     while True:
         rows = conn.execute(
-            select(*_FIELDS)
+            select(*CHAINED_FIELDS)
             .where(audit_events.c.id > after, audit_events.c.seq.is_(None))
             .order_by(audit_events.c.id)
             .limit(chunk)
@@ -205,7 +205,7 @@ def _insert_sealed(
     for id_, row in zip(_new_ids(conn, len(staged)), staged, strict=True):
         seq += 1
         sealed = {**row, "id": id_, "reason": row.get("reason"), "seq": seq}
-        previous = sealed["hash"] = link(previous, [sealed[f.name] for f in _FIELDS])
+        previous = sealed["hash"] = link(previous, [sealed[f.name] for f in CHAINED_FIELDS])
         rows.append(sealed)
     _INSERT_SEALED.run(conn, rows)
     return seq, previous
@@ -309,7 +309,7 @@ def verify(conn: Connection, progress: Progress | None = None, chunk: int = CHUN
         )
 
     page = (
-        select(*_FIELDS, audit_events.c.seq, audit_events.c.hash)
+        select(*CHAINED_FIELDS, audit_events.c.seq, audit_events.c.hash)
         .where(
             audit_events.c.seq > bindparam("after"),
             audit_events.c.seq <= head_seq,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from engine.cpr import mask_cpr_in_text
-from engine.store.audit import verify
+from engine.store.audit import CHAINED_FIELDS, verify
 from engine.store.events import record_event
 from engine.store.schema import audit_events
 from engine.timefmt import iso
@@ -21,17 +21,7 @@ def newest_events(
     conn: Connection, before: int | None, limit: int = PAGE
 ) -> tuple[list[dict[str, Any]], int | None]:
     """A page of events, newest first, and the id to continue from (None: the last page)."""
-    query = select(
-        audit_events.c.id,
-        audit_events.c.seq,
-        audit_events.c.at,
-        audit_events.c.actor,
-        audit_events.c.action,
-        audit_events.c.message_id,
-        audit_events.c.delivery_id,
-        audit_events.c.detail,
-        audit_events.c.reason,
-    ).order_by(audit_events.c.id.desc())
+    query = select(audit_events.c.seq, *CHAINED_FIELDS).order_by(audit_events.c.id.desc())
     if before is not None:
         query = query.where(audit_events.c.id < before)
     rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
