@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-import statistics
 import sys
 import tempfile
 import textwrap
@@ -61,7 +60,7 @@ from kanal_process import (
     stop_sink,
     wait_listening,
 )
-from results_file import header, write
+from results_file import header, summary, write
 
 from engine.devservers.ports import free_port
 
@@ -140,25 +139,14 @@ async def load(
     return elapsed, latencies, refused
 
 
-def summary(elapsed: float, latencies: list[float], refused: Counter[str]) -> dict[str, Any]:
-    cuts = statistics.quantiles(latencies, n=100)
-    return {
-        "messages": len(latencies),
-        "seconds": round(elapsed, 3),
-        "per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(cuts[49], 3),
-        "p99_ms": round(cuts[98], 3),
-        "refused": dict(refused),
-    }
-
-
 async def measure(
     url: str, bodies: list[bytes], connections: int, headers: dict[str, str], server: int
 ) -> dict[str, Any]:
     """The load's summary, with the CPU per message of the server (process id `server`) and
     of the load generator: when the generator is the busier, it sets the pace."""
     server_before, load_before = cpu_seconds(server), time.process_time()
-    result = summary(*await load(url, bodies, connections, headers))
+    elapsed, latencies, refused = await load(url, bodies, connections, headers)
+    result: dict[str, Any] = {**summary(elapsed, latencies), "refused": dict(refused)}
     count = max(result["messages"], 1)
     result["server_cpu_ms"] = round((cpu_seconds(server) - server_before) * 1000 / count, 3)
     result["load_cpu_ms"] = round((time.process_time() - load_before) * 1000 / count, 3)

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import signal
 import sqlite3
-import statistics
 import sys
 import tempfile
 import textwrap
@@ -44,7 +43,7 @@ from kanal_process import (
     stop_sink,
     wait_listening,
 )
-from results_file import header, write
+from results_file import header, summary, write
 
 from engine.devservers.ports import free_port
 from engine.simulators.mllp_client import MllpClient
@@ -110,18 +109,6 @@ async def load(
     started = time.perf_counter()
     await asyncio.gather(*(one(c) for c in range(connections)))
     return time.perf_counter() - started, latencies
-
-
-def summary(elapsed: float, latencies: list[float]) -> dict[str, float]:
-    cuts = statistics.quantiles(latencies, n=1000)
-    return {
-        "messages": len(latencies),
-        "seconds": round(elapsed, 3),
-        "per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(cuts[499], 3),
-        "p99_ms": round(cuts[989], 3),
-        "p999_ms": round(cuts[998], 3),
-    }
 
 
 async def baseline(total: int, connections: int, paced: Paced) -> dict[str, Any]:
