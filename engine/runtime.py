@@ -70,6 +70,12 @@ class Engine:
     def _uses_broker(self) -> bool:
         return self.config.queue.backend == "rabbitmq"
 
+    def destination_healthy(self, channel: str, destination: str) -> bool | None:
+        """Whether this process's worker reaches the destination; None in a process that
+        runs no workers (role receiver): it cannot know."""
+        worker = self.workers.get((channel, destination))
+        return None if worker is None else worker.healthy
+
     def _notify(self, channel: str, destination: str) -> None:
         worker = self.workers.get((channel, destination))
         if worker is not None:

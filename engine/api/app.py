@@ -72,7 +72,7 @@ def create_app(engine: Engine) -> FastAPI:
                     {
                         "name": d.name,
                         "type": d.type,
-                        "healthy": engine.workers[(c.name, d.name)].healthy,
+                        "healthy": engine.destination_healthy(c.name, d.name),
                     }
                     for d in c.destination
                 ],

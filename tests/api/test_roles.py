@@ -126,3 +126,20 @@ async def test_auditors_verify_the_audit_chain_and_it_names_a_tampered_event(eng
     assert "changed" in broken["problem"]
     async with api_client(engine, "source") as source:
         assert (await source.get("/api/v1/audit/verify")).status_code == 403
+
+
+async def test_a_receiver_process_lists_channels_and_shows_the_dashboard(start_engine):
+    """Role receiver runs no workers: destination health is unknown there, not an error."""
+    engine = await start_engine(
+        {"adt": CHANNELS["adt"] + to_mllp("epj", free_port())}, role="receiver"
+    )
+    async with api_client(engine, "auditor") as client:
+        listed = await client.get("/api/v1/channels")
+        assert listed.status_code == 200, listed.text
+        assert listed.json()[0]["destinations"] == [
+            {"name": "epj", "type": "mllp", "healthy": None}
+        ]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.api_port}") as browser:
+        login = await browser.post("/console/login", data={"token": api_token(engine, "auditor")})
+        assert login.status_code == 303
+        assert (await browser.get("/console/")).status_code == 200

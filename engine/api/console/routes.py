@@ -127,7 +127,9 @@ def console_router(engine: Engine, tokens: TokenCache) -> APIRouter:
                 "description": config.channel.description,
                 "counts": counts.get(name, {}),
                 "failing": [
-                    d.name for d in config.destination if not engine.workers[(name, d.name)].healthy
+                    d.name
+                    for d in config.destination
+                    if engine.destination_healthy(name, d.name) is False
                 ],
             }
             for name, config in sorted(engine.channels.items())
