@@ -14,7 +14,7 @@ from engine.api.messages import messages_router
 from engine.api.metrics import metrics_router
 from engine.api.operations import operations_router
 from engine.receipts.medcom_answer import medcom_reply, transport_reply
-from engine.store.tokens import Principal
+from engine.store.tokens import ROLES, Principal
 from engine.store.writer import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def create_app(engine: Engine) -> FastAPI:
 
     tokens = TokenCache(engine)
     app.state.tokens = tokens
-    anyone = require(tokens, "source", "integrator", "auditor")
+    anyone = require(tokens, *ROLES)
     poster = require(tokens, "source", "integrator")
     app.include_router(operations_router(engine, require(tokens, "integrator")))
     app.include_router(messages_router(engine, require(tokens, "integrator", "auditor")))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Engine, insert
 
-from engine.store.audit import seal
+from engine.store.audit import seal, verify
 from engine.store.schema import audit_events
 
 
@@ -31,3 +33,14 @@ def record_event(
         )
     )
     seal(conn)  # callers record the event last in their transaction
+
+
+def checked_chain(database: Engine, actor: str) -> dict[str, Any]:
+    """verify() of the hash chain, the check itself on the record (AUDIT_VERIFY): what the
+    API and the console answer."""
+    with database.connect() as conn:
+        result = verify(conn)
+    with database.begin() as conn:
+        outcome = "intact" if result.ok else f"broken: {result.problem}"
+        record_event(conn, actor, "AUDIT_VERIFY", outcome)
+    return {"ok": result.ok, **dataclasses.asdict(result)}

@@ -3,14 +3,12 @@ CPR numbers in their details masked, and the chain check on request."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, select
 
 from engine.cpr import mask_cpr_in_text
-from engine.store.audit import CHAINED_FIELDS, verify
-from engine.store.events import record_event
+from engine.store.audit import CHAINED_FIELDS
 from engine.store.schema import audit_events
 from engine.timefmt import iso
 
@@ -32,13 +30,3 @@ def newest_events(
     if len(rows) <= limit:
         return rows, None
     return rows[:limit], int(rows[limit - 1]["id"])
-
-
-def checked_chain(database: Engine, actor: str) -> dict[str, Any]:
-    """verify() of the hash chain, itself on the record (AUDIT_VERIFY), as the API does."""
-    with database.connect() as conn:
-        result = verify(conn)
-    with database.begin() as conn:
-        outcome = "intact" if result.ok else f"broken: {result.problem}"
-        record_event(conn, actor, "AUDIT_VERIFY", outcome)
-    return {"ok": result.ok, **dataclasses.asdict(result)}

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from engine.api.auth import TokenCache
 from engine.api.console.actions import cancel_message, resend_message
-from engine.api.console.audit_page import checked_chain, newest_events
+from engine.api.console.audit_page import newest_events
 from engine.api.console.dashboard import bars, channel_counts, per_minute
 from engine.api.console.session import (
     BASE,
@@ -41,7 +41,7 @@ from engine.store.disclosure import (
     present,
     responses,
 )
-from engine.store.events import record_event
+from engine.store.events import checked_chain, record_event
 from engine.store.operations import CANCELLABLE, RESENDABLE
 from engine.store.queries import DELIVERY_STATUSES, MESSAGE_STATUSES
 
