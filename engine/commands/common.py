@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -33,6 +34,11 @@ def load(config_path: Path) -> tuple[EngineConfig, list[ChannelConfig]]:
         return config, load_channels(config.channels_dir, config.base_dir)
     except ConfigError as exc:
         fail(str(exc))
+
+
+def cli_actor() -> str:
+    """Who does it, in the audit log: the operating-system user running the command."""
+    return f"cli:{getpass.getuser()}"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +11,7 @@ from engine.commands.common import (
     ConfigOption,
     FormatOption,
     check_format,
+    cli_actor,
     console,
     fail,
     load,
@@ -69,7 +69,7 @@ def search(
     with database.begin() as conn:
         rows = search_messages(conn, where)
         action = "REVEAL" if reveal else "SEARCH"
-        record_event(conn, f"cli:{getpass.getuser()}", action, describe(where), reason=reason)
+        record_event(conn, cli_actor(), action, describe(where), reason=reason)
     for row in rows:
         row["received_at"] = iso(row["received_at"])
         if not reveal:
@@ -130,7 +130,7 @@ def show(
     with open_database(engine_config.store_url).begin() as conn:
         detail = message_detail(conn, message_id)
         if detail is not None and reveal:
-            actor = f"cli:{getpass.getuser()}"
+            actor = cli_actor()
             what = f"message {message_id}: CPR and content stages"
             record_event(conn, actor, "REVEAL", what, reason=reason, message_id=message_id)
     if detail is None:

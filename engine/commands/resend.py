@@ -6,13 +6,12 @@ in batches with a progress bar; each change is an audit event with who and why.
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
 from rich.progress import Progress
 
-from engine.commands.common import ConfigOption, console, fail, load
+from engine.commands.common import ConfigOption, cli_actor, console, fail, load
 from engine.commands.queues import publish_notices
 from engine.store.database import open_database
 from engine.store.operations import (
@@ -66,7 +65,7 @@ def resend_command(
         fail("nothing to resend: no finished or dead deliveries match", code=1)
     if message_id is None and not yes and not typer.confirm(f"Resend {len(ids)} deliveries?"):
         raise typer.Exit(1)
-    actor = f"cli:{getpass.getuser()}"
+    actor = cli_actor()
 
     def run(batch: list[int]) -> int:
         with database.begin() as conn:
@@ -89,7 +88,7 @@ def cancel_command(
     engine_config, _ = load(config)
     with open_database(engine_config.store_url).begin() as conn:
         ids = message_deliveries(conn, message_id, CANCELLABLE, destination)
-        done = cancel(conn, ids, f"cli:{getpass.getuser()}", reason)
+        done = cancel(conn, ids, cli_actor(), reason)
     if not done:
         fail(f"message {message_id} has no queued or retrying deliveries", code=1)
     console.print(f"{done} deliver{'y' if done == 1 else 'ies'} cancelled")

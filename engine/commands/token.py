@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import secrets
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from engine.commands.common import ConfigOption, console, fail, load
+from engine.commands.common import ConfigOption, cli_actor, console, fail, load
 from engine.store.database import migrate, open_database
 from engine.store.events import record_event
 from engine.store.tokens import ROLES, create_token, list_tokens, revoke_token
@@ -36,7 +35,7 @@ def create(
         with database.begin() as conn:
             token = create_token(conn, label, role, channel)
             scope = f" for channel {channel}" if channel else ""
-            record_event(conn, f"cli:{getpass.getuser()}", "TOKEN", f"{label}: {role}{scope}")
+            record_event(conn, cli_actor(), "TOKEN", f"{label}: {role}{scope}")
     except ValueError as exc:
         fail(str(exc))
     console.print(f"[dim]{label} ({role}{', ' + channel if channel else ''})[/dim]")
@@ -74,5 +73,5 @@ def revoke(
     with database.begin() as conn:
         if not revoke_token(conn, name):
             fail(f"no active token named {name!r}", code=1)
-        record_event(conn, f"cli:{getpass.getuser()}", "TOKEN", f"{name}: revoked")
+        record_event(conn, cli_actor(), "TOKEN", f"{name}: revoked")
     console.print(f"{name} revoked")
