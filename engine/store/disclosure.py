@@ -115,12 +115,11 @@ def present(detail: dict[str, Any], reveal: bool) -> dict[str, Any]:
         }
         for c in detail["contents"]
     ]
-    contents = [
-        {**s, "data": c["data"].decode(charset, "replace")}
-        for s, c in zip(out["stages"], detail["contents"], strict=True)
-    ]
-    if reveal:
-        out["contents"] = contents
+    if reveal:  # decoded only when shown
+        out["contents"] = [
+            {**s, "data": c["data"].decode(charset, "replace")}
+            for s, c in zip(out["stages"], detail["contents"], strict=True)
+        ]
     else:
         out.pop("contents")
     out["deliveries"] = [_delivery(d) for d in detail["deliveries"]]
