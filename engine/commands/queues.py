@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
+from sqlalchemy import Engine as Database
 
 from engine.commands.common import ConfigOption, console, fail, load
 from engine.config import EngineConfig
@@ -33,22 +34,25 @@ def rebuild(
     ids = open_deliveries(database, channel)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("publishing notices", total=len(ids))
-        done = publish_notices(engine_config, ids, lambda n: progress.update(task, completed=n))
+        done = publish_notices(
+            engine_config, database, ids, lambda n: progress.update(task, completed=n)
+        )
     console.print(f"{done} open deliver{'y' if done == 1 else 'ies'} announced")
 
 
 def publish_notices(
-    config: EngineConfig, ids: list[int], progress: Callable[[int], None] | None = None
+    config: EngineConfig,
+    database: Database,
+    ids: list[int],
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Notices for these deliveries, when the engine runs the rabbitmq backend."""
     if config.queue.backend != "rabbitmq" or not ids:
         return 0
     publisher = NoticePublisher(config.queue.url)
-    database = open_database(config.store_url)
     try:
         return announce(database, publisher.publish_blocking, ids, progress)
     except QueueUnavailable as exc:
         fail(f"{exc}; the workers' sweep will find these deliveries within queue.sweep")
     finally:
         publisher.close_blocking()
-        database.dispose()

@@ -74,7 +74,7 @@ def resend_command(
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("resending", total=len(ids))
         done = in_batches(run, ids, lambda n: progress.update(task, completed=n))
-    publish_notices(engine_config, ids)  # the rabbitmq backend: tell the workers
+    publish_notices(engine_config, database, ids)  # the rabbitmq backend: tell the workers
     console.print(f"{done} deliver{'y' if done == 1 else 'ies'} queued again")
 
 
