@@ -8,16 +8,13 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict
 
+from engine.api import actions
 from engine.api.auth import Dependency
-from engine.queue.rebuild import notices_for
 from engine.store.operations import (
-    CANCELLABLE,
     RESENDABLE,
     DeliveryQuery,
-    cancel,
     in_batches,
     matching,
-    message_deliveries,
     resend,
 )
 from engine.store.tokens import Principal
@@ -46,14 +43,8 @@ def operations_router(engine: Engine, integrator: Dependency) -> APIRouter:
         reason: str = "",
         caller: Principal = Depends(integrator),
     ) -> dict[str, int]:
-        def run() -> tuple[int, list[int]]:
-            with engine.database.begin() as conn:
-                ids = message_deliveries(conn, message_id, RESENDABLE, destination)
-                return resend(conn, ids, caller.actor, reason), ids
-
-        done, ids = await asyncio.to_thread(run)
-        await _announce(engine, ids)
-        return _answer(done, "resent", engine)
+        done = await actions.resend_message(engine, message_id, caller.actor, reason, destination)
+        return _answer(done, "resent")
 
     @router.post("/messages/{message_id}/cancel", summary="Stop a message's queued deliveries")
     async def cancel_message(
@@ -62,12 +53,8 @@ def operations_router(engine: Engine, integrator: Dependency) -> APIRouter:
         reason: str = "",
         caller: Principal = Depends(integrator),
     ) -> dict[str, int]:
-        def run() -> int:
-            with engine.database.begin() as conn:
-                ids = message_deliveries(conn, message_id, CANCELLABLE, destination)
-                return cancel(conn, ids, caller.actor, reason)
-
-        return _answer(await asyncio.to_thread(run), "cancelled", engine)
+        done = await actions.cancel_message(engine, message_id, caller.actor, reason, destination)
+        return _answer(done, "cancelled")
 
     @router.post("/deliveries/resend", summary="Send every delivery matching a query again")
     async def resend_matching(
@@ -89,26 +76,13 @@ def operations_router(engine: Engine, integrator: Dependency) -> APIRouter:
             done, ids = await asyncio.to_thread(run)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        await _announce(engine, ids)
-        return _answer(done, "resent", engine, allow_none=True)
+        await actions.requeued(engine, ids)
+        return _answer(done, "resent", allow_none=True)
 
     return router
 
 
-async def _announce(engine: Engine, ids: list[int]) -> None:
-    """The rabbitmq backend: a notice for each delivery queued again (the sweep would find
-    them too, but only after queue.sweep)."""
-    if engine.publisher is not None and ids:
-        for start in range(0, len(ids), 1000):
-            part = ids[start : start + 1000]
-            await engine.publisher.publish(
-                await asyncio.to_thread(notices_for, engine.database, part)
-            )
-
-
-def _answer(done: int, what: str, engine: Engine, allow_none: bool = False) -> dict[str, int]:
+def _answer(done: int, what: str, allow_none: bool = False) -> dict[str, int]:
     if not done and not allow_none:
         raise HTTPException(404, f"nothing {what}: no delivery in a state that allows it")
-    for worker in engine.workers.values():  # wake them: the work is due now
-        worker.notify()
     return {what: done}

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from engine.api.actions import cancel_message, resend_message
 from engine.api.auth import TokenCache
-from engine.api.console.actions import cancel_message, resend_message
 from engine.api.console.audit_page import newest_events
 from engine.api.console.dashboard import bars, channel_counts, per_minute
 from engine.api.console.session import (
