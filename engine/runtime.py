@@ -21,6 +21,7 @@ from engine.pipeline.retention import Retention
 from engine.pipeline.router import Router, compile_channel
 from engine.pipeline.worker import DestinationWorker
 from engine.queue.consumer import NoticeConsumer
+from engine.queue.names import notified
 from engine.queue.publisher import NoticePublisher
 from engine.sources.directory import DirectoryPoller
 from engine.sources.mllp import MllpListener
@@ -60,15 +61,14 @@ class Engine:
         }
         self.workers: dict[tuple[str, str], DestinationWorker] = {}
         self.alerts = Alerts(config.alerts)
-        self.publisher = NoticePublisher(config.queue.url) if self._uses_broker else None
+        # rabbitmq backend: the (channel, destination) pairs whose workers read notices
+        broker = config.queue.backend == "rabbitmq"
+        self.notified = notified(self.channels.values()) if broker else frozenset()
+        self.publisher = NoticePublisher(config.queue.url, self.notified) if self.notified else None
         self.receiver = Receiver(self.writer, Router(plans), self._announce)
         self.listeners: dict[str, MllpListener] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._api_server: EmbeddedServer | None = None
-
-    @property
-    def _uses_broker(self) -> bool:
-        return self.config.queue.backend == "rabbitmq"
 
     def destination_healthy(self, channel: str, destination: str) -> bool | None:
         """Whether this process's worker reaches the destination; None in a process that
@@ -97,7 +97,7 @@ class Engine:
         self._spawn(self.writer.run(), "writer")
         if self.role in ("all", "worker"):
             self._start_workers()
-            watch = ReceiptWatch(self.database, list(self.channels.values()), self._notify)
+            watch = ReceiptWatch(self.database, list(self.channels.values()), self._announce)
             if watch.needed:
                 self._spawn(watch.run(), "receipt watch")
             retention = Retention(
@@ -140,8 +140,7 @@ class Engine:
         request = ClaimRequest(
             channel, destination.name, destination.batch, queue.lease, bool(destination.order_by)
         )
-        # Ordered destinations claim from the store: a notice cannot wait for its key.
-        if self.publisher is None or request.ordered:
+        if self.publisher is None or (channel, destination.name) not in self.notified:
             return StoreClaims(self.writer, request, queue.poll)
         # twice the batch: the next batch arrives while the last one is being settled
         consumer = NoticeConsumer(queue.url, channel, destination.name, 2 * destination.batch)

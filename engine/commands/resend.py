@@ -44,7 +44,7 @@ def resend_command(
     config: ConfigOption = "engine.toml",  # type: ignore[assignment]
 ) -> None:
     """Queue deliveries again: one message's, or every one the query matches."""
-    engine_config, _ = load(config)
+    engine_config, channels = load(config)
     database = open_database(engine_config.store_url)
     with database.connect() as conn:
         if message_id is not None:
@@ -74,7 +74,7 @@ def resend_command(
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("resending", total=len(ids))
         done = in_batches(run, ids, lambda n: progress.update(task, completed=n))
-    publish_notices(engine_config, database, ids)  # the rabbitmq backend: tell the workers
+    publish_notices(engine_config, channels, database, ids)  # rabbitmq backend: tell the workers
     console.print(f"{done} deliver{'y' if done == 1 else 'ies'} queued again")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy import Engine as Database
@@ -24,10 +24,11 @@ class ReceiptWatch:
         self,
         database: Database,
         channels: list[ChannelConfig],
-        notify: Callable[[str, str], None],
+        announce: Callable[[list[tuple[str, str, int]]], Awaitable[None]],
     ) -> None:
+        """`announce`: tells the workers of deliveries queued again (the engine's one way)."""
         self._database = database
-        self._notify = notify
+        self._announce = announce
         self._policies: dict[tuple[str, str], ReceiptPolicy] = {
             (c.name, d.name): d.receipt for c in channels for d in c.destination if d.receipt
         }
@@ -39,14 +40,16 @@ class ReceiptWatch:
     async def run(self) -> None:
         shortest = min(p.wait for p in self._policies.values())
         while True:
-            for channel, destination in await asyncio.to_thread(self.check_once):
-                self._notify(channel, destination)
+            try:
+                await self._announce(await asyncio.to_thread(self.check_once))
+            except Exception:  # the store or broker may be away: the next pass (or sweep) finds it
+                log.exception("receipt.watch_failed")
             await asyncio.sleep(min(30.0, max(0.1, shortest / 5)))
 
-    def check_once(self, now: float | None = None) -> list[tuple[str, str]]:
-        """Resend or give up what is overdue; the destinations that have work again."""
+    def check_once(self, now: float | None = None) -> list[tuple[str, str, int]]:
+        """Resend or give up what is overdue; the deliveries queued again."""
         now = time.time() if now is None else now
-        woken = []
+        queued_again = []
         for (channel, destination), policy in self._policies.items():
             with self._database.begin() as conn:
                 for item in overdue(conn, channel, destination, now - policy.wait):
@@ -65,6 +68,6 @@ class ReceiptWatch:
                     else:
                         why += f" in envelope {envelope_id}"
                     send_again(conn, item, again, envelope_id or None, now, why)
-                    woken.append((channel, destination))
+                    queued_again.append((channel, destination, item.delivery_id))
                 seal(conn)  # the audit events above join the chain; last in the transaction
-        return woken
+        return queued_again

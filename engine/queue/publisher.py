@@ -39,18 +39,30 @@ def declare(channel: BlockingChannel, name: str, destination: str) -> None:
 
 
 class NoticePublisher:
-    def __init__(self, url: str):
+    def __init__(self, url: str, notified: frozenset[tuple[str, str]]):
+        """`notified`: the pairs whose workers read notices; the others get none."""
+        self._notified = notified
         parameters = connection_parameters(url)
         parameters.heartbeat = 0  # idle between bursts; the broker must not drop it
         self._broker = ConfirmedChannel(parameters, "kanal-notices")
         self._declared: set[tuple[str, str]] = set()
 
     async def publish(self, notices: list[Notice]) -> None:
-        if notices:
-            await self._broker.call(self.publish_blocking, notices)
+        wanted = self._wanted(notices)
+        if wanted:
+            await self._broker.call(self._send, wanted)
 
-    def publish_blocking(self, notices: list[Notice]) -> None:
-        """For commands without an event loop; never from two threads at once."""
+    def publish_blocking(self, notices: list[Notice]) -> int:
+        """For commands without an event loop; never from two threads at once. How many
+        were published."""
+        wanted = self._wanted(notices)
+        self._send(wanted)
+        return len(wanted)
+
+    def _wanted(self, notices: list[Notice]) -> list[Notice]:
+        return [n for n in notices if (n[0], n[1]) in self._notified]
+
+    def _send(self, notices: list[Notice]) -> None:
         try:
             channel = self._broker.channel()
             for name, destination, delivery_id, delay in notices:

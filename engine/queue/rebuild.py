@@ -52,15 +52,13 @@ def notices_for(database: Engine, ids: Iterable[int]) -> list[Notice]:
 
 def announce(
     database: Engine,
-    publish: Callable[[list[Notice]], None],
+    publish: Callable[[list[Notice]], int],
     ids: list[int],
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Publish notices for `ids` in batches; how many deliveries were announced."""
 
     def batch(part: list[int]) -> int:
-        notices = notices_for(database, part)
-        publish(notices)
-        return len(notices)
+        return publish(notices_for(database, part))
 
     return in_batches(batch, ids, progress)

@@ -81,6 +81,20 @@ async def test_without_a_receipt_the_letter_goes_again_in_new_envelopes_then_dea
     assert parse_edifact(sent).segments[1:-1] == parse_edifact(LETTER.read_bytes()).segments[1:-1]
 
 
+async def test_on_the_rabbitmq_backend_the_letter_goes_again_without_waiting_for_the_sweep(
+    start_engine, tmp_path, rabbitmq
+):
+    """A resend is announced like any new work: a notice, not the sweep a minute later."""
+    queue = f'[api]\nenabled = false\n[queue]\nbackend = "rabbitmq"\nurl = "{rabbitmq.url}"\n'
+    # the worker acks a notice within `poll`, long before the wait ends: no notice is left
+    engine = await start_engine(channels(tmp_path, "1s"), queue + 'poll = "100ms"\n')
+    drop(tmp_path / "in", "pre60.edi", LETTER.read_bytes())
+    await eventually(lambda: delivery_count(engine, "DEAD") == 1, timeout=30)
+    with engine.database.connect() as conn:
+        [delivery] = message_detail(conn, 1)["deliveries"]
+    assert [a["outcome"] for a in delivery["attempt_log"]] == ["ok", "ok", "ok"]
+
+
 async def test_a_receipt_for_the_new_envelope_acknowledges_the_delivery(start_engine, tmp_path):
     engine = await start_engine(channels(tmp_path, "600ms"))
     original = envelope_of(LETTER.read_bytes())

@@ -10,20 +10,23 @@ import signal
 
 import pytest
 from conftest import (
+    delivery_count,
     eventually,
     free_port,
+    hl7,
     mllp_in,
     start_engine_process,
     stop_process,
     to_mllp,
     write_config,
 )
-from loadgen import outage_mid_load, send_counting
+from loadgen import keep_sending, outage_mid_load, send_counting
 from test_postgres_scaleout import crash_and_restart
 from typer.testing import CliRunner
 
 from engine.cli import app
 from engine.queue.names import work_queue
+from engine.simulators.mllp_client import send_all
 
 pytestmark = pytest.mark.slow
 
@@ -120,6 +123,55 @@ async def test_lost_notices_are_swept_from_the_store(tmp_path, epj, postgres_url
         await stop_process(worker)
     finally:
         await stop_process(receiver)
+
+
+async def test_a_lost_notice_is_swept_while_traffic_keeps_flowing(
+    start_engine, tmp_path, epj, rabbitmq
+):
+    """The sweep runs on its own clock: steady notices must not hold back a lost one."""
+    channels = mllp_in("steady", to_mllp("epj", epj.port, retry=RETRY))
+    toml = broker_toml(f"sqlite:///{tmp_path / 'store.db'}", rabbitmq.url, sweep="1s")
+    receiver = await start_engine(channels, toml, role="receiver")
+    port = receiver.listeners["steady"].port
+    await send_all("127.0.0.1", port, [hl7(f"LOST-{i}") for i in range(20)])
+    rabbitmq.ctl("purge_queue", work_queue("steady", "epj"))  # their notices are gone
+
+    stop, acked, answers = asyncio.Event(), [], {}
+    sender = asyncio.create_task(keep_sending(port, "NEW", stop, acked, answers))
+    try:
+        await eventually(lambda: len(acked) >= 50)
+        await start_engine(channels, toml, role="worker")
+        await eventually(lambda: {f"LOST-{i}" for i in range(20)} <= set(epj.received))
+        assert not sender.done(), "the traffic stopped: the test proves nothing"
+    finally:
+        stop.set()
+        await sender
+    await eventually(lambda: set(acked) <= set(epj.received))
+    assert epj.duplicates == 0
+
+
+async def test_ordered_destinations_take_no_notices(start_engine, tmp_path, epj, rabbitmq):
+    """An ordered destination claims from the store: a notice for it would never be read,
+    so neither the receiver nor `queues rebuild` publishes one."""
+    ordered = to_mllp("ordered", epj.port, retry=RETRY, order_by='"{{ msg.cpr }}"')
+    channels = mllp_in("keyed", to_mllp("plain", epj.port, retry=RETRY), ordered)
+    toml = broker_toml(f"sqlite:///{tmp_path / 'store.db'}", rabbitmq.url)
+    receiver = await start_engine(channels, toml, role="receiver")
+    port = receiver.listeners["keyed"].port
+    await send_all("127.0.0.1", port, [hl7(f"K-{i}") for i in range(5)])
+    plain, keyed = work_queue("keyed", "plain"), work_queue("keyed", "ordered")
+    assert (queued_notices(rabbitmq, plain), queued_notices(rabbitmq, keyed)) == (5, 0)
+
+    config = str(tmp_path / "engine.toml")
+    result = CliRunner().invoke(app, ["queues", "rebuild", "--config", config])
+    assert result.exit_code == 0, result.output
+    assert "5 open deliveries announced" in result.output
+    assert (queued_notices(rabbitmq, plain), queued_notices(rabbitmq, keyed)) == (10, 0)
+
+    await start_engine(channels, toml, role="worker")
+    await eventually(lambda: delivery_count(receiver, "SENT") == 10)
+    await eventually(lambda: queued_notices(rabbitmq, plain) == 0)
+    assert queued_notices(rabbitmq, keyed) == 0
 
 
 async def test_queues_rebuild_publishes_every_open_delivery(tmp_path, epj, postgres_url, rabbitmq):
