@@ -9,12 +9,13 @@ import time
 from collections.abc import Awaitable, Callable
 
 import structlog
+from sqlalchemy import Connection
 from sqlalchemy import Engine as Database
 
 from engine.config import ChannelConfig, ReceiptPolicy
 from engine.receipts.medcom.new_envelope import new_envelope_id, with_new_envelope
 from engine.store.audit import seal
-from engine.store.reliable import give_up, overdue, send_again
+from engine.store.reliable import Overdue, give_up, overdue, send_again
 
 log = structlog.get_logger("kanal.receipts")
 
@@ -47,27 +48,31 @@ class ReceiptWatch:
             await asyncio.sleep(min(30.0, max(0.1, shortest / 5)))
 
     def check_once(self, now: float | None = None) -> list[tuple[str, str, int]]:
-        """Resend or give up what is overdue; the deliveries queued again."""
+        """Resend or give up what is overdue; the deliveries queued again. Several worker
+        processes may check at once: a delivery moves (and is audited) only once."""
         now = time.time() if now is None else now
         queued_again = []
         for (channel, destination), policy in self._policies.items():
             with self._database.begin() as conn:
                 for item in overdue(conn, channel, destination, now - policy.wait):
-                    if item.resends >= policy.resends:
-                        why = (
-                            f"no receipt after {item.resends + 1} sends (MedCom reliable messaging)"
-                        )
-                        give_up(conn, item, now, why)
-                        log.warning("receipt.missing", delivery=item.delivery_id, detail=why)
-                        continue
-                    envelope_id = new_envelope_id()
-                    again = with_new_envelope(item.payload, envelope_id)
-                    why = f"no receipt within {policy.wait:g}s: sent again"
-                    if again is None:  # no envelope of its own: the same bytes again
-                        again, envelope_id = item.payload, ""
-                    else:
-                        why += f" in envelope {envelope_id}"
-                    send_again(conn, item, again, envelope_id or None, now, why)
-                    queued_again.append((channel, destination, item.delivery_id))
+                    if _resend_or_give_up(conn, item, policy, now):
+                        queued_again.append((channel, destination, item.delivery_id))
                 seal(conn)  # the audit events above join the chain; last in the transaction
         return queued_again
+
+
+def _resend_or_give_up(conn: Connection, item: Overdue, policy: ReceiptPolicy, now: float) -> bool:
+    """True if the delivery was queued again."""
+    if item.resends >= policy.resends:
+        why = f"no receipt after {item.resends + 1} sends (MedCom reliable messaging)"
+        if give_up(conn, item, now, why):
+            log.warning("receipt.missing", delivery=item.delivery_id, detail=why)
+        return False
+    envelope_id = new_envelope_id()
+    again = with_new_envelope(item.payload, envelope_id)
+    why = f"no receipt within {policy.wait:g}s: sent again"
+    if again is None:  # no envelope of its own: the same bytes again
+        again, envelope_id = item.payload, ""
+    else:
+        why += f" in envelope {envelope_id}"
+    return send_again(conn, item, again, envelope_id or None, now, why)

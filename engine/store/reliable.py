@@ -7,6 +7,7 @@ again (the letter in a new envelope) a few times, then given up as DEAD.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
@@ -72,9 +73,20 @@ def send_again(
     correlation_id: str | None,
     now: float,
     why: str,
-) -> None:
+) -> bool:
     """Queue the delivery again with `payload`; a new `correlation_id` (the new envelope
-    id) for its receipt to name, or None to keep the old one."""
+    id) for its receipt to name, or None to keep the old one. False if it moved on since
+    `overdue` read it (a receipt came, or another process resent it): nothing written."""
+    if not _move(
+        conn,
+        item,
+        status=DeliveryStatus.QUEUED,
+        next_attempt_at=now,
+        receipt_resends=item.resends + 1,
+        updated_at=now,
+        **({"correlation_id": correlation_id} if correlation_id else {}),
+    ):
+        return False
     conn.execute(
         insert(contents).values(
             message_id=item.message_id,
@@ -84,27 +96,30 @@ def send_again(
             created_at=now,
         )
     )
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == item.delivery_id, deliveries.c.status == DeliveryStatus.SENT)
-        .values(
-            status=DeliveryStatus.QUEUED,
-            next_attempt_at=now,
-            receipt_resends=item.resends + 1,
-            updated_at=now,
-            **({"correlation_id": correlation_id} if correlation_id else {}),
-        )
-    )
     _audit(conn, item, "RESEND", why, now)
+    return True
 
 
-def give_up(conn: Connection, item: Overdue, now: float, why: str) -> None:
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == item.delivery_id, deliveries.c.status == DeliveryStatus.SENT)
-        .values(status=DeliveryStatus.DEAD, last_error=why, updated_at=now)
-    )
+def give_up(conn: Connection, item: Overdue, now: float, why: str) -> bool:
+    """The delivery DEAD for want of a receipt; False if it moved on meanwhile."""
+    if not _move(conn, item, status=DeliveryStatus.DEAD, last_error=why, updated_at=now):
+        return False
     _audit(conn, item, DeliveryStatus.DEAD, why, now)
+    return True
+
+
+def _move(conn: Connection, item: Overdue, **values: Any) -> bool:
+    """Change the delivery only if it is as `overdue` found it (still SENT, resent as often)."""
+    moved = conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id == item.delivery_id,
+            deliveries.c.status == DeliveryStatus.SENT,
+            deliveries.c.receipt_resends == item.resends,
+        )
+        .values(**values)
+    )
+    return moved.rowcount == 1
 
 
 def _audit(conn: Connection, item: Overdue, action: str, detail: str, now: float) -> None:

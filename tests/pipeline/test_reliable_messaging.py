@@ -11,10 +11,14 @@ import time
 from pathlib import Path
 
 from conftest import SHARED, delivery_count, eventually
+from sqlalchemy import select
 
 from engine.formats.edifact import parse_edifact
 from engine.receipts.medcom import build_ctl03
+from engine.store.audit import seal
 from engine.store.queries import message_detail
+from engine.store.reliable import overdue, send_again
+from engine.store.schema import contents
 
 LETTER = SHARED / "medcom" / "edifact_negative" / "PRE60_ok.edi"  # asks for a receipt
 
@@ -109,3 +113,27 @@ async def test_a_receipt_for_the_new_envelope_acknowledges_the_delivery(start_en
     await asyncio.sleep(1.5)  # past the wait again: an acknowledged delivery is not sent again
     assert delivery_count(engine, "ACKNOWLEDGED") == 1
     assert envelope_of(gp_copy.read_bytes()) == envelope_of(resent)
+
+
+async def test_two_watchers_resend_an_overdue_letter_once(start_engine, tmp_path):
+    """Every worker process watches receipts: both may read the same overdue letter, but
+    only the first moves it; the second writes no envelope and no audit event."""
+    engine = await start_engine(channels(tmp_path, "1h"))
+    drop(tmp_path / "in", "pre60.edi", LETTER.read_bytes())
+    await eventually(lambda: delivery_count(engine, "SENT") == 1)
+    with engine.database.connect() as conn:
+        [item] = overdue(conn, "to-gp", "gp", time.time() + 1)
+    outcomes = []
+    for envelope in ("FIRST", "SECOND"):  # each as if read before the other wrote
+        with engine.database.begin() as conn:
+            outcomes.append(send_again(conn, item, b"again", envelope, time.time(), "test"))
+            seal(conn)
+    assert outcomes == [True, False]
+    with engine.database.connect() as conn:
+        detail = message_detail(conn, 1)
+        stages = conn.execute(
+            select(contents.c.data).where(contents.c.stage == "transformed")
+        ).scalars()
+        assert list(stages).count(b"again") == 1
+    assert [e["action"] for e in detail["audit"]].count("RESEND") == 1
+    assert detail["deliveries"][0]["correlation_id"] == "FIRST"
