@@ -1,23 +1,23 @@
 """The audit log as a hash chain: tamper-evident, checked by `kanal audit verify`.
 
-Rows are inserted without `seq` and `hash`; before the transaction that inserted them
-commits, `seal(conn)` locks the chain's head (`audit_chain`, id 1), gives every audit row
-with no `seq` that the transaction can see the next position, in id order, with
-hash = sha256(previous hash + the row's fields), and moves the head. Changing a row's
-content, deleting one, or deleting the newest ones breaks the chain where it happened.
-The hot path `stage`s its rows instead: `seal` inserts them after those, already sealed
-(one INSERT a row instead of an INSERT and an UPDATE).
+Every writer `stage`s its audit rows (`event` makes one); before the transaction commits,
+`seal(conn)` locks the chain's head (`audit_chain`, id 1), gives each staged row an id,
+the next position and hash = sha256(previous hash + the row's fields), inserts it so,
+and moves the head: one INSERT a row. Changing a row's content, deleting one, or deleting
+the newest ones breaks the chain where it happened. Rows inserted without `seq` (around
+the engine, or before the upgrade that chained the log) are adopted by the next seal:
+chained in id order, before its own, with an UPDATE.
 
-Why one total order with several processes on PostgreSQL: every transaction that inserts
-audit rows seals them before it commits, so the unsealed rows it can see are its own
-(plus any written around the engine, which the first sealer adopts). It seals them while
-holding the head's row lock, which it keeps until it commits, and the next sealer reads
-the head only after that commit: positions are handed out one transaction at a time and
-never twice (the unique index on seq would refuse it anyway). On SQLite there is only one
-writer at a time, so a plain read of the head is enough.
+Why one total order with several processes on PostgreSQL: every transaction seals before
+it commits, and it seals while holding the head's row lock, which it keeps until it
+commits; the next sealer reads the head only after that commit: positions (and, from the
+sequence, ids) are handed out one transaction at a time and never twice (the unique index
+on seq would refuse it anyway). On SQLite there is only one writer at a time: the seal
+takes the write lock before it reads the head, if the transaction has not written yet.
 
 Sealing must be the last thing a transaction does: the head lock is then only ever
-waited for, never held while waiting for another row lock, so it cannot deadlock.
+waited for, never held while waiting for another row lock, so it cannot deadlock. Staged
+rows that no seal inserts are lost with the transaction's connection.
 
 The chain proves the log was not edited by someone who did not also recompute every hash
 after the edit; there is no secret. Keep the head's hash somewhere else now and then
@@ -132,9 +132,33 @@ _NEXT_IDS = (
 _staged: weakref.WeakKeyDictionary[Connection, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
 
 
+def event(
+    actor: str,
+    action: str,
+    detail: str = "",
+    *,
+    at: float | None = None,
+    message_id: int | None = None,
+    delivery_id: int | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """One audit row for `stage`: who did what (`detail`: to what, with what outcome) and,
+    when a person says why, `reason`."""
+    return {
+        "at": time.time() if at is None else at,
+        "actor": actor[:100],
+        "action": action,
+        "message_id": message_id,
+        "delivery_id": delivery_id,
+        "detail": detail,
+        "reason": reason or None,
+    }
+
+
 def stage(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Audit rows (at, actor, action, message_id, delivery_id, detail) for this
-    transaction's `seal` to insert, sealed. A transaction that fails takes them with it."""
+    """Audit rows (at, actor, action, message_id, delivery_id, detail and optionally
+    reason: see `event`) for this transaction's `seal` to insert, sealed: the one way to
+    write an audit event. A transaction that fails takes them with it."""
     if rows:
         _staged.setdefault(conn, []).extend(rows)
 
@@ -150,8 +174,9 @@ def seal(conn: Connection) -> int:
     staged = _staged.pop(conn, [])
     if not rows and not staged:
         return 0
+    locked = conn.dialect.name == "sqlite" and _has_written(conn)
     seq, previous = _lock_head(conn)
-    if rows and conn.dialect.name != "sqlite":
+    if rows and not locked:
         # While we waited for the head, another transaction may have sealed rows that
         # were committed unsealed (written around the engine): read again, under the lock.
         rows = _UNSEALED.run(conn)
@@ -213,7 +238,7 @@ def _insert_sealed(
 
 def _new_ids(conn: Connection, count: int) -> list[int]:
     if conn.dialect.name == "sqlite":
-        # The transaction has written, so it holds the write lock: the next ids are its own
+        # The transaction holds the write lock (see _lock_head): the next ids are its own
         # (were they not, the insert would fail on the primary key and roll back).
         last = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM audit_events").scalar()
         return list(range(int(last or 0) + 1, int(last or 0) + 1 + count))
@@ -225,11 +250,22 @@ def _move_head(conn: Connection, seq: int, previous: str) -> None:
 
 
 def _lock_head(conn: Connection) -> tuple[int, str]:
+    if conn.dialect.name == "sqlite" and not _has_written(conn):
+        # The driver begins a transaction only at the first write, so one that has only
+        # read (a search, a read by a person) would read the head and the next ids outside
+        # any lock: take the write lock first, as a writer's first statement would have.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
     head = _LOCK_HEAD.run(conn)
     if not head:
         _create_head(conn)
         head = _LOCK_HEAD.run(conn)
     return int(head[0].seq), str(head[0].hash)
+
+
+def _has_written(conn: Connection) -> bool:
+    """SQLite: whether the transaction has begun (pysqlite begins it at the first write),
+    and so holds the write lock."""
+    return bool(getattr(conn.connection.dbapi_connection, "in_transaction", True))
 
 
 def _create_head(conn: Connection) -> None:

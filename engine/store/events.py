@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine
 
-from engine.store.audit import seal, verify
-from engine.store.schema import audit_events
+from engine.store.audit import event, seal, stage, verify
 
 
 def record_event(
@@ -21,17 +19,10 @@ def record_event(
     reason: str | None = None,
     message_id: int | None = None,
 ) -> None:
-    conn.execute(
-        insert(audit_events).values(
-            at=time.time(),
-            actor=actor[:100],
-            action=action,
-            message_id=message_id,
-            delivery_id=None,
-            detail=detail,
-            reason=reason or None,
-        )
-    )
+    """The transaction's last audit event: staged and sealed with any staged before it.
+    Events before the last one in a transaction are `stage`d (`engine.store.audit.event`),
+    so that the transaction seals once."""
+    stage(conn, [event(actor, action, detail, reason=reason, message_id=message_id)])
     seal(conn)  # callers record the event last in their transaction
 
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
-from engine.store.audit import seal
-from engine.store.schema import DeliveryStatus, audit_events, deliveries, messages
+from engine.store.audit import event, seal, stage
+from engine.store.schema import DeliveryStatus, deliveries, messages
 
 # What may be sent again: finished or given up. Deliveries still queued, retrying or
 # being sent are in flight already.
@@ -138,17 +138,17 @@ def _change(
         .where(deliveries.c.id.in_([r.id for r in rows]), deliveries.c.status.in_(allowed))
         .values(**values, next_attempt_at=now, updated_at=now)
     )
-    conn.execute(
-        insert(audit_events),
+    stage(
+        conn,
         [
-            {
-                "at": now,
-                "actor": actor,
-                "action": action,
-                "message_id": r.message_id,
-                "delivery_id": r.id,
-                "detail": f"was {r.status}" + (f": {reason}" if reason else ""),
-            }
+            event(
+                actor,
+                action,
+                f"was {r.status}" + (f": {reason}" if reason else ""),
+                at=now,
+                message_id=r.message_id,
+                delivery_id=r.id,
+            )
             for r in rows
         ],
     )

@@ -1,8 +1,9 @@
 """MedCom reliable messaging, outbound: deliveries sent but not receipted in time are sent
 again (the letter in a new envelope) a few times, then given up as DEAD.
 
-`send_again` and `give_up` write audit events: the caller seals them
-(`engine.store.audit.seal`) at the end of its transaction, after the last of them."""
+`send_again` and `give_up` stage audit events: the caller seals them
+(`engine.store.audit.seal`) at the end of its transaction, after the last of them; an
+unsealed transaction loses them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
-from engine.store.schema import DeliveryStatus, audit_events, contents, deliveries
+from engine.store.audit import event, stage
+from engine.store.schema import DeliveryStatus, contents, deliveries
 
 SYSTEM = "kanal"
 
@@ -123,13 +125,16 @@ def _move(conn: Connection, item: Overdue, **values: Any) -> bool:
 
 
 def _audit(conn: Connection, item: Overdue, action: str, detail: str, now: float) -> None:
-    conn.execute(
-        insert(audit_events).values(
-            at=now,
-            actor=SYSTEM,
-            action=action,
-            message_id=item.message_id,
-            delivery_id=item.delivery_id,
-            detail=detail,
-        )
+    stage(
+        conn,
+        [
+            event(
+                SYSTEM,
+                action,
+                detail,
+                at=now,
+                message_id=item.message_id,
+                delivery_id=item.delivery_id,
+            )
+        ],
     )

@@ -23,10 +23,10 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, delete, exists, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, or_, select, update
 
-from engine.store.audit import seal
-from engine.store.schema import DeliveryStatus, audit_events, contents, deliveries, messages
+from engine.store.audit import event, seal, stage
+from engine.store.schema import DeliveryStatus, contents, deliveries, messages
 from engine.timefmt import iso
 
 SYSTEM = "kanal"
@@ -113,18 +113,10 @@ def prune_batch(
     if not pruned:
         return Batch(0, 0, len(candidates), last, held)
     removed = conn.execute(delete(contents).where(contents.c.message_id.in_(sorted(pruned))))
-    conn.execute(
-        insert(audit_events).values(
-            at=now,
-            actor=SYSTEM,
-            action="PRUNED",
-            message_id=None,
-            delivery_id=None,
-            detail=(
-                f"channel {channel}: content of {len(pruned)} message(s) received before"
-                f" {iso(before)} deleted (retention); ids {min(pruned)}..{max(pruned)}"
-            ),
-        )
+    detail = (
+        f"channel {channel}: content of {len(pruned)} message(s) received before"
+        f" {iso(before)} deleted (retention); ids {min(pruned)}..{max(pruned)}"
     )
+    stage(conn, [event(SYSTEM, "PRUNED", detail, at=now)])
     seal(conn)  # the audit event joins the chain; last in the transaction
     return Batch(len(pruned), removed.rowcount, len(candidates), last, held)
