@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, exists, select, update
 
 from engine.store.audit import event, seal, stage
 from engine.store.schema import DeliveryStatus, deliveries, messages
@@ -64,22 +64,15 @@ def matching(conn: Connection, query: DeliveryQuery, allowed: tuple[str, ...]) -
 def resend(conn: Connection, ids: list[int], actor: str, reason: str = "") -> int:
     """Queue these deliveries again, now, with a fresh attempt count. A message whose
     content retention has pruned cannot be sent again: its deliveries are left alone."""
-    pruned_messages = select(messages.c.id).where(messages.c.pruned_at.is_not(None))
-    pruned = set(
-        conn.execute(
-            select(deliveries.c.id).where(
-                deliveries.c.id.in_(ids), deliveries.c.message_id.in_(pruned_messages)
-            )
-        ).scalars()
-    )
     return _change(
         conn,
-        [i for i in ids if i not in pruned],
+        ids,
         RESENDABLE,
         {"status": DeliveryStatus.QUEUED, "attempts": 0, "lease_until": None},
         "RESEND",
         actor,
         reason,
+        only_if=_CONTENT_KEPT,
     )
 
 
@@ -114,6 +107,12 @@ def message_deliveries(
     return list(conn.execute(query).scalars())
 
 
+# The delivery's message still has its content (retention has not pruned it)
+_CONTENT_KEPT = exists().where(
+    messages.c.id == deliveries.c.message_id, messages.c.pruned_at.is_(None)
+)
+
+
 def _change(
     conn: Connection,
     ids: list[int],
@@ -122,22 +121,37 @@ def _change(
     action: str,
     actor: str,
     reason: str,
+    only_if: ColumnElement[bool] | None = None,
 ) -> int:
+    """Change those of `ids` in an `allowed` state (and meeting `only_if`); how many.
+
+    The UPDATE checks every condition itself, and only the deliveries it changed are
+    audited. On PostgreSQL the deliveries are locked first (FOR UPDATE, in id order, as
+    retention locks them): a retention pass that holds them is waited for, and the
+    UPDATE, a statement begun after its commit, then sees what it pruned.
+    """
     if not ids:
         return 0
     now = time.time()
-    rows = conn.execute(
-        select(deliveries.c.id, deliveries.c.message_id, deliveries.c.status).where(
-            deliveries.c.id.in_(ids), deliveries.c.status.in_(allowed)
+    conditions = [deliveries.c.status.in_(allowed)] + ([] if only_if is None else [only_if])
+    before = {
+        r.id: r
+        for r in conn.execute(
+            select(deliveries.c.id, deliveries.c.message_id, deliveries.c.status)
+            .where(deliveries.c.id.in_(ids), *conditions)
+            .order_by(deliveries.c.id)
+            .with_for_update(of=deliveries)
         )
-    ).all()
-    if not rows:
+    }
+    if not before:
         return 0
-    conn.execute(
+    changed = conn.execute(
         update(deliveries)
-        .where(deliveries.c.id.in_([r.id for r in rows]), deliveries.c.status.in_(allowed))
+        .where(deliveries.c.id.in_(list(before)), *conditions)
         .values(**values, next_attempt_at=now, updated_at=now)
-    )
+        .returning(deliveries.c.id)
+    ).scalars()
+    rows = [before[i] for i in sorted(changed)]
     stage(
         conn,
         [

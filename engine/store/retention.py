@@ -14,7 +14,9 @@ Why the check holds against a concurrent resend: the message rows are marked fir
 an UPDATE whose condition is that no delivery is open. On SQLite that UPDATE takes the
 write lock, so nobody can change a delivery until the commit. On PostgreSQL the
 deliveries are locked first (FOR UPDATE), so a resend waits for the commit, and the
-UPDATE's condition then sees any resend that committed before.
+UPDATE's condition then sees any resend that committed before. The other way round, a
+resend locks the deliveries too, and its UPDATE, begun after any pruning that held them
+committed, refuses a message whose content is gone (`engine.store.operations`).
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import OperationalError
+from stored_rows import LONG_AGO, a_message
 
 from engine.store.audit import seal, verify
 from engine.store.database import migrate, open_database
@@ -17,9 +18,7 @@ from engine.store.events import record_event
 from engine.store.operations import cancel, resend
 from engine.store.reliable import Overdue, give_up
 from engine.store.retention import prune_batch
-from engine.store.schema import DeliveryStatus, audit_events, contents, deliveries, messages
-
-LONG_AGO = 1.7e9
+from engine.store.schema import DeliveryStatus, audit_events, deliveries, messages
 
 
 @pytest.fixture
@@ -27,41 +26,6 @@ def database(tmp_path) -> Engine:
     database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
     migrate(database)
     return database
-
-
-def a_message(database: Engine, *statuses: str, received_at: float = LONG_AGO) -> list[int]:
-    """A stored message of channel adt with one delivery in each of `statuses`; their ids."""
-    with database.begin() as conn:
-        message_id = conn.execute(
-            insert(messages).values(
-                channel="adt",
-                status="ROUTED",
-                format="hl7v2",
-                size=3,
-                received_at=received_at,
-                updated_at=received_at,
-            )
-        ).inserted_primary_key[0]
-        conn.execute(
-            insert(contents).values(
-                message_id=message_id, stage="raw", data=b"MSH", created_at=received_at
-            )
-        )
-        return [
-            conn.execute(
-                insert(deliveries).values(
-                    message_id=message_id,
-                    channel="adt",
-                    destination=f"d{n}",
-                    status=status,
-                    next_attempt_at=received_at,
-                    created_at=received_at,
-                    updated_at=received_at,
-                    correlation_id=f"c{n}",
-                )
-            ).inserted_primary_key[0]
-            for n, status in enumerate(statuses)
-        ]
 
 
 @pytest.fixture
