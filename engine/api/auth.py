@@ -2,7 +2,8 @@
 the console's cookie (people). No token: 401; a role that may not: 403.
 
 Lookups are cached briefly so that ingest does not pay a store query per message; a
-revoked token stops working within CACHE_SECONDS.
+revoked token stops working within CACHE_SECONDS. A lookup also records the token's use
+(api_tokens.last_used_at), at most once a minute per token: never per request.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class TokenCache:
         return found
 
     def _lookup(self, token: str) -> Principal | None:
-        with self._engine.database.connect() as conn:
-            return find_token(conn, token)
+        with self._engine.database.begin() as conn:
+            return find_token(conn, token, used_at=time.time())
 
 
 def presented_token(request: Request) -> str | None:
