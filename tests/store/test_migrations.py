@@ -50,6 +50,7 @@ def _migrate_together(url: str, processes: int = 4) -> None:
     failures = [err.decode()[-300:] for err, code in errors if code]
     assert failures == []
 
+
 def test_processes_starting_together_on_a_fresh_sqlite_store_all_come_up(tmp_path):
     url = f"sqlite:///{tmp_path / 'k.db'}"
     _migrate_together(url)
