@@ -187,7 +187,14 @@ def _print_detail(detail: dict[str, Any]) -> None:
                 a["detail"],
             )
     console.print(deliveries)
-    audit = Table("at", "actor", "action", "delivery", "detail", title="audit trail")
+    audit = Table("at", "actor", "action", "delivery", "detail", "reason", title="audit trail")
     for e in detail["audit"]:
-        audit.add_row(e["at"], e["actor"], e["action"], str(e["delivery_id"] or ""), e["detail"])
+        audit.add_row(
+            e["at"],
+            e["actor"],
+            e["action"],
+            str(e["delivery_id"] or ""),
+            e["detail"],
+            e.get("reason") or "",
+        )
     console.print(audit)

@@ -151,7 +151,7 @@ def event(
         "message_id": message_id,
         "delivery_id": delivery_id,
         "detail": detail,
-        "reason": reason or None,
+        "reason": (reason or "").strip() or None,
     }
 
 

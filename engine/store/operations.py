@@ -1,5 +1,6 @@
 """What integration staff do to deliveries: resend (one message, or every match of a query,
-in batches) and cancel. Each change is an audit event naming who did it and why."""
+in batches) and cancel. Each change is an audit event naming who did it, the state the
+delivery was in (detail) and why (reason, as the person gave it)."""
 
 from __future__ import annotations
 
@@ -158,10 +159,11 @@ def _change(
             event(
                 actor,
                 action,
-                f"was {r.status}" + (f": {reason}" if reason else ""),
+                f"was {r.status}",
                 at=now,
                 message_id=r.message_id,
                 delivery_id=r.id,
+                reason=reason,
             )
             for r in rows
         ],
