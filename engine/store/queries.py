@@ -167,6 +167,7 @@ def message_detail(conn: Connection, message_id: int) -> dict[str, Any] | None:
                 audit_events.c.action,
                 audit_events.c.delivery_id,
                 audit_events.c.detail,
+                audit_events.c.reason,
             )
             .where(audit_events.c.message_id == message_id)
             .order_by(audit_events.c.id)

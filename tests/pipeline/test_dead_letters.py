@@ -48,7 +48,7 @@ async def test_a_thousand_dead_letters_resent_in_bulk_are_each_delivered_once(st
     with engine.database.connect() as conn:
         trail = message_detail(conn, 1)["audit"]
     resent = [e for e in trail if e["action"] == "RESEND"]
-    assert resent and resent[0]["actor"].startswith("cli:") and "EPJ fixed" in resent[0]["detail"]
+    assert resent and resent[0]["actor"].startswith("cli:") and resent[0]["reason"] == "EPJ fixed"
 
 
 async def test_resend_and_cancel_over_http(start_engine, epj):
