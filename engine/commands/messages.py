@@ -20,9 +20,15 @@ from engine.commands.common import (
 from engine.commands.resend import cancel_command, resend_command
 from engine.cpr import mask_cpr
 from engine.store.database import open_database
-from engine.store.disclosure import ReasonRequired, check_reason, describe, present
+from engine.store.disclosure import (
+    ReasonRequired,
+    check_reason,
+    describe,
+    logged_detail,
+    present,
+)
 from engine.store.events import record_event
-from engine.store.queries import message_detail, parse_filter, search_messages
+from engine.store.queries import parse_filter, search_messages
 from engine.timefmt import iso
 
 app = typer.Typer(help="Search, inspect, resend and cancel messages.", no_args_is_help=True)
@@ -128,11 +134,7 @@ def show(
             fail("--reveal needs --reason TEXT: why you read this patient's data")
     engine_config, _ = load(config)
     with open_database(engine_config.store_url).begin() as conn:
-        detail = message_detail(conn, message_id)
-        if detail is not None and reveal:
-            actor = cli_actor()
-            what = f"message {message_id}: CPR and content stages"
-            record_event(conn, actor, "REVEAL", what, reason=reason, message_id=message_id)
+        detail = logged_detail(conn, cli_actor(), message_id, reason if reveal else None)
     if detail is None:
         fail(f"no message with id {message_id}", code=1)
     detail = present(detail, reveal)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from engine.cpr import mask_cpr, mask_cpr_in_text
+from engine.store.audit import event, seal, stage
 from engine.store.events import record_event
 from engine.store.queries import SearchFilter, message_detail, search_messages
 from engine.timefmt import iso
@@ -81,19 +82,16 @@ def logged_detail(
     for revealing in full (REVEAL): pass the result to present(detail, reveal=...).
 
     Returns None for an unknown id (nothing is recorded then)."""
+    why = check_reason(reason) if reason is not None else None  # refused before reading
     detail = message_detail(conn, message_id)
     if detail is None:
         return None
-    record_event(conn, actor, "READ", f"message {message_id}", message_id=message_id)
-    if reason is not None:
-        record_event(
-            conn,
-            actor,
-            "REVEAL",
-            f"message {message_id}: CPR and content stages",
-            reason=check_reason(reason),
-            message_id=message_id,
-        )
+    read = [event(actor, "READ", f"message {message_id}", message_id=message_id)]
+    if why is not None:
+        what = f"message {message_id}: CPR and content stages"
+        read.append(event(actor, "REVEAL", what, reason=why, message_id=message_id))
+    stage(conn, read)
+    seal(conn)
     return detail
 
 
