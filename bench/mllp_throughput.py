@@ -141,14 +141,18 @@ async def kanal(
     paced: Paced,
     folder: Path,
     profile: Path | None = None,
+    split: bool = False,
 ) -> dict[str, Any]:
-    """First paced (ingest latency at a steady rate), then flat out (throughput)."""
+    """First paced (ingest latency at a steady rate), then flat out (throughput). `split`:
+    a receiver process and a worker process instead of one engine."""
     sink, sink_port = await start_sink("-m", "engine.simulators.epj", "--port", "0")
     port = free_port()
     config = lab_channel(
         folder, port, sink_port, "[api]\nenabled = false\n", batch=500, connections=lanes
     )
-    engine = await start_engine(config, log_level="warning")
+    roles = [["--role", "receiver"], ["--role", "worker"]] if split else [[]]
+    engines = [await start_engine(config, *role, log_level="warning") for role in roles]
+    engine = engines[0]
     database = folder / "var" / "kanal.db"
     profiler = None
     try:
@@ -157,19 +161,20 @@ async def kanal(
         await asyncio.wait_for(wait_delivered(database, paced.messages), 600)
         if profile:
             profiler = await start_profiler(engine.pid, profile)
-        cpu_before = cpu_seconds(engine.pid)
+        cpu_before = sum(cpu_seconds(e.pid) for e in engines)
         started = time.perf_counter()
         ingest = summary(*await load(port, total, connections, "K"))
         await asyncio.wait_for(wait_delivered(database, paced.messages + total), 600)
         end_to_end = time.perf_counter() - started
-        cpu = cpu_seconds(engine.pid) - cpu_before
-        rss = memory_mb(engine.pid)
+        cpu = sum(cpu_seconds(e.pid) for e in engines) - cpu_before
+        rss = max(memory_mb(e.pid) for e in engines)
     finally:
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             await profiler.wait()
-        engine.terminate()
-        await engine.wait()
+        for each in engines:
+            each.terminate()
+            await each.wait()
         received = await stop_sink(sink)
     return {
         **ingest,
@@ -256,17 +261,25 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=1000, help="paced phase, messages/s")
     parser.add_argument("--paced-seconds", type=float, default=10)
     parser.add_argument("--profile", type=Path, help="record the engine with py-spy (raw)")
+    parser.add_argument("--split", action="store_true", help="receiver and worker processes")
     args = parser.parse_args()
     paced = Paced(args.rate, int(args.rate * args.paced_seconds))
     echo = await baseline(args.messages, args.connections, paced)
     with tempfile.TemporaryDirectory(prefix="kanal-bench-") as folder:
         engine = await kanal(
-            args.messages, args.connections, args.lanes, paced, Path(folder), args.profile
+            args.messages,
+            args.connections,
+            args.lanes,
+            paced,
+            Path(folder),
+            args.profile,
+            args.split,
         )
     result = {
         **header("mllp_throughput"),
         "connections": args.connections,
         "lanes": args.lanes,
+        "split": args.split,
         "paced": {"rate": paced.rate, "messages": paced.messages},
         "baseline_echo": echo,
         "kanal": engine,

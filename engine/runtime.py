@@ -200,6 +200,7 @@ class Engine:
         await self.alerts.drain()
         if self.publisher is not None:
             await self.publisher.close()
+        self.writer.close()
         self.database.dispose()
 
 

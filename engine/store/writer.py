@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from engine.metrics import commit_timer
 from engine.store.audit import seal
+from engine.store.write_turn import write_turn
 
 log = structlog.get_logger("kanal.store")
 
@@ -50,6 +51,7 @@ class Writer:
         self._linger = linger
         self._urgent = asyncio.Event()
         self._pending: asyncio.Queue[Pending] = asyncio.Queue()
+        self._turn = write_turn(engine)
 
     def enqueue(self, kind: str, payload: Any) -> asyncio.Future[Any]:
         """Queue one operation; the future resolves once it is committed."""
@@ -77,9 +79,15 @@ class Writer:
                     async with asyncio.timeout(self._linger):
                         await self._urgent.wait()
             self._urgent.clear()
-            while len(batch) < self._max_batch and not self._pending.empty():
-                batch.append(self._pending.get_nowait())
-            settled = self._commit_or_split(batch)
+            if self._turn is not None:
+                await self._turn.acquire()  # what queues up meanwhile joins this batch
+            try:
+                while len(batch) < self._max_batch and not self._pending.empty():
+                    batch.append(self._pending.get_nowait())
+                settled = self._commit_or_split(batch)
+            finally:
+                if self._turn is not None:
+                    self._turn.release()
             for (_, _, future), result in zip(batch, settled, strict=True):
                 if future.done():
                     continue
@@ -87,6 +95,11 @@ class Writer:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+
+    def close(self) -> None:
+        """After `run` has stopped."""
+        if self._turn is not None:
+            self._turn.close()
 
     def _commit_or_split(self, batch: list[Pending]) -> list[Any]:
         """Results in batch order; a StoreUnavailable in place of each failed operation."""
