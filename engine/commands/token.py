@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from engine.commands.common import ConfigOption, cli_actor, console, fail, load
+from engine.commands.common import (
+    ConfigOption,
+    FormatOption,
+    check_format,
+    cli_actor,
+    console,
+    fail,
+    load,
+    print_json,
+)
 from engine.store.database import migrate, open_database
 from engine.store.events import record_event
 from engine.store.tokens import ROLES, create_token, list_tokens, revoke_token
@@ -43,21 +52,33 @@ def create(
 
 
 @app.command("list")
-def list_command(config: ConfigOption = "engine.toml") -> None:  # type: ignore[assignment]
-    """Every token's name, role, channel and state (never the token itself)."""
+def list_command(
+    config: ConfigOption = "engine.toml",  # type: ignore[assignment]
+    format: FormatOption = "table",
+) -> None:
+    """Every token's name, role, channel, state and last use (to the minute; never the
+    token itself): a token nobody has used for months is one to revoke."""
+    check_format(format)
     engine_config, _ = load(config)
     database = open_database(engine_config.store_url)
     migrate(database)
     with database.connect() as conn:
         rows = list_tokens(conn)
-    table = Table("name", "role", "channel", "created", "revoked")
+    for row in rows:
+        for key in ("created_at", "revoked_at", "last_used_at"):
+            row[key] = iso(row[key]) if row[key] else None
+    if format == "json":
+        print_json(rows)
+        return
+    table = Table("name", "role", "channel", "created", "last used", "revoked")
     for row in rows:
         table.add_row(
             row["name"],
             row["role"],
             row["channel"] or "all",
-            iso(row["created_at"]),
-            iso(row["revoked_at"]) if row["revoked_at"] else "",
+            row["created_at"],
+            row["last_used_at"] or "never",
+            row["revoked_at"] or "",
         )
     console.print(table)
 
