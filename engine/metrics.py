@@ -4,6 +4,9 @@ What is counted (one registry per engine, so several engines in one process neve
 
     kanal_messages_received_total{channel,status}      messages committed (ROUTED, FILTERED, ERROR)
     kanal_deliveries_finished_total{channel,destination,outcome}   SENT, ACKNOWLEDGED, DEAD
+    kanal_deliveries_settled_total{channel,destination,outcome}    after SENT, awaiting a
+                                        MedCom receipt: ACKNOWLEDGED, DEAD or RETRYING by the
+                                        receipt; QUEUED (sent again) or DEAD by the watch
     kanal_delivery_attempt_seconds{channel,destination,verdict}   histogram: ok, transient,
                                                                   fatal, unreachable
     kanal_queue_depth{channel,destination,status}      open deliveries (QUEUED, RETRYING,
@@ -34,7 +37,7 @@ from sqlalchemy import func, select
 from engine.store.schema import OPEN_DELIVERY, DeliveryStatus, MessageStatus, deliveries
 
 if TYPE_CHECKING:
-    from engine.pipeline.items import Incoming, Outcome
+    from engine.pipeline.items import Incoming, Outcome, Settled
 
 FINISHED = (DeliveryStatus.SENT, DeliveryStatus.ACKNOWLEDGED, DeliveryStatus.DEAD)
 QUEUE_CACHE = 5.0  # seconds a queue-depth reading is reused: scrapes never load the store
@@ -59,6 +62,13 @@ class Metrics:
         self.finished = Counter(
             "kanal_deliveries_finished",
             "Deliveries finished, by channel, destination and outcome (final status)",
+            ["channel", "destination", "outcome"],
+            registry=self.registry,
+        )
+        self.settled = Counter(
+            "kanal_deliveries_settled",
+            "Sent deliveries settled by a MedCom receipt or the receipt watch, by channel, "
+            "destination and outcome (new status)",
             ["channel", "destination", "outcome"],
             registry=self.registry,
         )
@@ -125,6 +135,13 @@ def observe_attempt(writer: object, channel: str, destination: str, outcome: Out
     )
     if outcome.status in FINISHED:
         metrics.finished.labels(channel, destination, outcome.status).inc()
+
+
+def observe_settled(writer: object, settled: Sequence[Settled]) -> None:
+    """Sent deliveries a receipt or the receipt watch just moved (engine.pipeline)."""
+    counter = metrics_of(writer).settled
+    for each in settled:
+        counter.labels(each.channel, each.destination, each.status).inc()
 
 
 class commit_timer:  # used like a function: `with commit_timer(self), ...`

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 from engine.alerts import Alerts
 from engine.config import ChannelConfig, Destination, DirectorySource, EngineConfig, MllpSource
 from engine.destinations import open_destination
+from engine.metrics import observe_settled
 from engine.pipeline.claims import ClaimSource, NoticeClaims, StoreClaims
 from engine.pipeline.items import ClaimRequest
 from engine.pipeline.receipt_watch import ReceiptWatch
@@ -97,7 +99,12 @@ class Engine:
         self._spawn(self.writer.run(), "writer")
         if self.role in ("all", "worker"):
             self._start_workers()
-            watch = ReceiptWatch(self.database, list(self.channels.values()), self._announce)
+            watch = ReceiptWatch(
+                self.database,
+                list(self.channels.values()),
+                self._announce,
+                functools.partial(observe_settled, self.writer),
+            )
             if watch.needed:
                 self._spawn(watch.run(), "receipt watch")
             retention = Retention(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from engine.formats.metadata import Metadata
+from engine.store.schema import DeliveryStatus
 
 
 @dataclass(slots=True)
@@ -42,6 +44,25 @@ class Incoming:
     acknowledges: Any = None  # a MedCom receipt's verdict (ReceiptVerdict) on what we sent
     duplicate_of: int | None = None  # set at commit: an earlier message with the same ids
     first_received_at: float | None = None  # when that earlier message came
+    settled: list[Settled] = field(default_factory=list)  # set at commit: what a receipt settled
+
+
+@dataclass(slots=True, frozen=True)
+class Settled:
+    """A sent delivery moved after the fact: by a MedCom receipt (ACKNOWLEDGED, DEAD, or
+    RETRYING when the partner asks for it again) or by the receipt watch (QUEUED when it
+    sends the letter again, DEAD when it gives up)."""
+
+    channel: str
+    destination: str
+    delivery_id: int
+    status: str
+
+
+def queued_again(settled: Iterable[Settled]) -> list[tuple[str, str, int]]:
+    """(channel, destination, delivery id) of those to be sent again: for the workers."""
+    again = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING)
+    return [(s.channel, s.destination, s.delivery_id) for s in settled if s.status in again]
 
 
 @dataclass(slots=True)

@@ -13,9 +13,11 @@ from sqlalchemy import Connection
 from sqlalchemy import Engine as Database
 
 from engine.config import ChannelConfig, ReceiptPolicy
+from engine.pipeline.items import Settled, queued_again
 from engine.receipts.medcom.new_envelope import new_envelope_id, with_new_envelope
 from engine.store.audit import seal
 from engine.store.reliable import Overdue, give_up, overdue, send_again
+from engine.store.schema import DeliveryStatus
 
 log = structlog.get_logger("kanal.receipts")
 
@@ -26,10 +28,13 @@ class ReceiptWatch:
         database: Database,
         channels: list[ChannelConfig],
         announce: Callable[[list[tuple[str, str, int]]], Awaitable[None]],
+        observe: Callable[[list[Settled]], None],
     ) -> None:
-        """`announce`: tells the workers of deliveries queued again (the engine's one way)."""
+        """`announce`: tells the workers of deliveries queued again (the engine's one way);
+        `observe`: counts what the watch settled (metrics)."""
         self._database = database
         self._announce = announce
+        self._observe = observe
         self._policies: dict[tuple[str, str], ReceiptPolicy] = {
             (c.name, d.name): d.receipt for c in channels for d in c.destination if d.receipt
         }
@@ -42,32 +47,39 @@ class ReceiptWatch:
         shortest = min(p.wait for p in self._policies.values())
         while True:
             try:
-                await self._announce(await asyncio.to_thread(self.check_once))
+                settled = await asyncio.to_thread(self.check_once)
+                self._observe(settled)
+                await self._announce(queued_again(settled))
             except Exception:  # the store or broker may be away: the next pass (or sweep) finds it
                 log.exception("receipt.watch_failed")
             await asyncio.sleep(min(30.0, max(0.1, shortest / 5)))
 
-    def check_once(self, now: float | None = None) -> list[tuple[str, str, int]]:
-        """Resend or give up what is overdue; the deliveries queued again. Several worker
-        processes may check at once: a delivery moves (and is audited) only once."""
+    def check_once(self, now: float | None = None) -> list[Settled]:
+        """Resend or give up what is overdue; what moved. Several worker processes may
+        check at once: a delivery moves (and is audited) only once."""
         now = time.time() if now is None else now
-        queued_again = []
+        settled = []
         for (channel, destination), policy in self._policies.items():
             with self._database.begin() as conn:
                 for item in overdue(conn, channel, destination, now - policy.wait):
-                    if _resend_or_give_up(conn, item, policy, now):
-                        queued_again.append((channel, destination, item.delivery_id))
+                    status = _resend_or_give_up(conn, item, policy, now)
+                    if status is not None:
+                        settled.append(Settled(channel, destination, item.delivery_id, status))
                 seal(conn)  # the audit events above join the chain; last in the transaction
-        return queued_again
+        return settled
 
 
-def _resend_or_give_up(conn: Connection, item: Overdue, policy: ReceiptPolicy, now: float) -> bool:
-    """True if the delivery was queued again."""
+def _resend_or_give_up(
+    conn: Connection, item: Overdue, policy: ReceiptPolicy, now: float
+) -> str | None:
+    """The delivery's new status (QUEUED: to be sent again), None if another process or
+    a receipt moved it first."""
     if item.resends >= policy.resends:
         why = f"no receipt after {item.resends + 1} sends (MedCom reliable messaging)"
-        if give_up(conn, item, now, why):
-            log.warning("receipt.missing", delivery=item.delivery_id, detail=why)
-        return False
+        if not give_up(conn, item, now, why):
+            return None
+        log.warning("receipt.missing", delivery=item.delivery_id, detail=why)
+        return DeliveryStatus.DEAD
     envelope_id = new_envelope_id()
     again = with_new_envelope(item.payload, envelope_id)
     why = f"no receipt within {policy.wait:g}s: sent again"
@@ -75,4 +87,5 @@ def _resend_or_give_up(conn: Connection, item: Overdue, policy: ReceiptPolicy, n
         again, envelope_id = item.payload, ""
     else:
         why += f" in envelope {envelope_id}"
-    return send_again(conn, item, again, envelope_id or None, now, why)
+    moved = send_again(conn, item, again, envelope_id or None, now, why)
+    return DeliveryStatus.QUEUED if moved else None

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from engine.formats.sniff import Parsed, parse_messages
-from engine.metrics import observe_received
-from engine.pipeline.items import Incoming
+from engine.metrics import observe_received, observe_settled
+from engine.pipeline.items import Incoming, queued_again
 from engine.pipeline.router import Router
 from engine.receipts.medcom import read_receipt
 from engine.store.batches import Stored
@@ -57,6 +57,8 @@ class Receiver:
                 item.acknowledges = read_receipt(p)
         stored: list[Stored] = await self._writer.submit_many("receive", incoming)
         observe_received(self._writer, channel, incoming)
+        settled = [each for item in incoming for each in item.settled]
+        observe_settled(self._writer, settled)
         await self._announce(
             [
                 (channel, delivery.destination, delivery_id)
@@ -64,6 +66,7 @@ class Receiver:
                 if item.route is not None and s.delivery_ids
                 for delivery, delivery_id in zip(item.route.deliveries, s.delivery_ids, strict=True)
             ]
+            + queued_again(settled)  # a partner's receipt asked for the letter again
         )
         return [
             Receipt(s.message_id, p, i.error, s.first_received_at or now, s.duplicate_of)

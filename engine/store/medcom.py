@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from engine.pipeline.items import Incoming, Route
+from engine.pipeline.items import Incoming, Route, Settled
 from engine.store.schema import DeliveryStatus, MessageStatus, deliveries, messages
 
 MEDCOM_FORMATS = frozenset({"edifact", "xml", "fhir"})
@@ -59,20 +59,23 @@ def mark_duplicates(conn: Connection, items: list[Incoming]) -> None:
 def record_receipts(
     conn: Connection, items: list[Incoming], ids: list[int]
 ) -> list[dict[str, Any]]:
-    """Apply each receipt's verdict to the deliveries it names; their audit events."""
+    """Apply each receipt's verdict to the deliveries it names (listed in the receipt's
+    `settled`); their audit events."""
     events: list[dict[str, Any]] = []
     for message_id, item in zip(ids, items, strict=True):
+        item.settled = []  # a commit that is retried starts over
         verdict = item.acknowledges
         if verdict is None or item.duplicate_of is not None or not verdict.refers_to:
             continue
         status, why = _outcome(verdict)
         named = conn.execute(
-            select(deliveries.c.id).where(
+            select(deliveries.c.id, deliveries.c.channel, deliveries.c.destination).where(
                 deliveries.c.correlation_id == verdict.refers_to,
                 deliveries.c.status.in_([DeliveryStatus.SENT, DeliveryStatus.SENDING]),
             )
-        ).scalars()
-        for delivery_id in named:
+        ).all()
+        for delivery_id, channel, destination in named:
+            item.settled.append(Settled(channel, destination, delivery_id, status))
             values: dict[str, Any] = {"status": status, "updated_at": item.received_at}
             if status == DeliveryStatus.RETRYING:
                 values["next_attempt_at"] = item.received_at

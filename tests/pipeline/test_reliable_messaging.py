@@ -14,6 +14,7 @@ from conftest import SHARED, delivery_count, eventually
 from sqlalchemy import select
 
 from engine.formats.edifact import parse_edifact
+from engine.metrics import metrics_of
 from engine.receipts.medcom import build_ctl03
 from engine.store.audit import seal
 from engine.store.queries import message_detail
@@ -52,6 +53,15 @@ poll = "100ms"
     }
 
 
+def settled(engine, outcome: str) -> float:
+    """kanal_deliveries_settled_total for the letter's destination."""
+    labels = {"channel": "to-gp", "destination": "gp", "outcome": outcome}
+    found = metrics_of(engine.writer).registry.get_sample_value(
+        "kanal_deliveries_settled_total", labels
+    )
+    return found or 0.0
+
+
 def drop(folder: Path, name: str, raw: bytes) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_bytes(raw)
@@ -83,6 +93,8 @@ async def test_without_a_receipt_the_letter_goes_again_in_new_envelopes_then_dea
     sent = (tmp_path / "gp" / "letter.edi").read_bytes()
     assert envelope_of(sent) in envelopes
     assert parse_edifact(sent).segments[1:-1] == parse_edifact(LETTER.read_bytes()).segments[1:-1]
+    await eventually(lambda: settled(engine, "DEAD") == 1)  # counted as it happened
+    assert settled(engine, "QUEUED") == 2
 
 
 async def test_on_the_rabbitmq_backend_the_letter_goes_again_without_waiting_for_the_sweep(
@@ -112,6 +124,7 @@ async def test_a_receipt_for_the_new_envelope_acknowledges_the_delivery(start_en
     await eventually(lambda: delivery_count(engine, "ACKNOWLEDGED") == 1)
     await asyncio.sleep(1.5)  # past the wait again: an acknowledged delivery is not sent again
     assert delivery_count(engine, "ACKNOWLEDGED") == 1
+    assert settled(engine, "ACKNOWLEDGED") == 1 and settled(engine, "QUEUED") == 1
     assert envelope_of(gp_copy.read_bytes()) == envelope_of(resent)
 
 
