@@ -114,8 +114,8 @@ class Engine:
                 self._spawn(retention.run(), "retention")
         if self.role in ("all", "receiver"):
             await self._start_sources()
-            if self.config.api.enabled:
-                await self._start_api()
+        if self.config.api.enabled:
+            await self._start_api()
         log.info("engine.started", channels=len(self.channels), role=self.role)
 
     def _release_stale_claims(self) -> None:
@@ -168,10 +168,11 @@ class Engine:
                 self._spawn(poller.run(), f"directory {channel.name}")
 
     async def _start_api(self) -> None:
-        from engine.api.app import create_app
+        from engine.api.app import create_app, create_worker_app
         from engine.api.server import embedded_server
 
-        self._api_server = embedded_server(create_app(self), self.config.api)
+        app = create_worker_app(self) if self.role == "worker" else create_app(self)
+        self._api_server = embedded_server(app, self.config.api)
         self._spawn(self._api_server.serve(), "api")
         while not self._api_server.started:
             await asyncio.sleep(0.01)

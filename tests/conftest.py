@@ -154,9 +154,11 @@ async def start_engine_process(
     port: int | None,
     role: str = "all",
     preexec_fn: Callable[[], Any] | None = None,
+    options: tuple[str, ...] = (),
 ) -> asyncio.subprocess.Process:
     """`kanal run` as a child process; returns once it listens on `port` (if given).
-    `preexec_fn` runs in the child before the engine (e.g. to lower a limit)."""
+    `preexec_fn` runs in the child before the engine (e.g. to lower a limit); `options`
+    go to `kanal run`."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -168,6 +170,7 @@ async def start_engine_process(
         "error",
         "--role",
         role,
+        *options,
         cwd=config.parent,
         preexec_fn=preexec_fn,
     )

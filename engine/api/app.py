@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from engine.api.audit import audit_router
@@ -39,6 +39,26 @@ RAW_MESSAGE_BODY: dict[str, Any] = {
 }
 
 
+def create_worker_app(engine: Engine) -> FastAPI:
+    """A worker process's HTTP: /healthz and /metrics only (the API is the receiver's)."""
+    app = FastAPI(title="Kanal worker", version="0.1.0", docs_url=None, redoc_url=None)
+    app.include_router(metrics_router(engine))
+    app.include_router(health_router(engine))
+    return app
+
+
+def health_router(engine: Engine) -> APIRouter:
+    """GET /healthz: open; the destinations this process's workers cannot reach."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        failing = [f"{w.channel}/{w.name}" for w in engine.workers.values() if not w.healthy]
+        return {"status": "ok", "failing_destinations": failing}
+
+    return router
+
+
 def create_app(engine: Engine) -> FastAPI:
     app = FastAPI(
         title="Kanal",
@@ -55,11 +75,7 @@ def create_app(engine: Engine) -> FastAPI:
     app.include_router(console_router(engine, tokens))
     app.include_router(audit_router(engine, require(tokens, "integrator", "auditor")))
     app.include_router(metrics_router(engine))  # open, like /healthz: Prometheus scrapes it
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
-        failing = [f"{w.channel}/{w.name}" for w in engine.workers.values() if not w.healthy]
-        return {"status": "ok", "failing_destinations": failing}
+    app.include_router(health_router(engine))
 
     @app.get("/api/v1/channels", dependencies=[Depends(anyone)])
     async def channels() -> list[dict[str, Any]]:

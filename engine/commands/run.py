@@ -14,7 +14,7 @@ import typer
 import uvloop
 
 from engine.commands.common import ConfigOption, fail, load
-from engine.config import ConfigError
+from engine.config import ConfigError, EngineConfig
 from engine.logs import configure
 from engine.runtime import Engine
 
@@ -38,17 +38,42 @@ def run(
         RoleOption,
         typer.Option(help="receiver (sources, API), worker (deliveries) or all"),
     ] = RoleOption.all,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT of this process's HTTP, instead of [api] listen: the API, or a "
+            "worker's /healthz and /metrics (a worker serves them only when given this)"
+        ),
+    ] = None,
 ) -> None:
     """Start listeners, routing, delivery workers and the API."""
     configure(log_level, log_json)
     _raise_open_file_limit()
     engine_config, channels = load(config)
+    engine_config = _http_of_this_process(engine_config, role, listen)
     try:
         engine = Engine(engine_config, channels, role=role.value)
     except ConfigError as exc:
         fail(str(exc))
     # uvloop: the same asyncio, with its loop and sockets in C (~20% more messages/s)
     uvloop.run(_serve(engine))
+
+
+def _http_of_this_process(
+    config: EngineConfig, role: RoleOption, listen: str | None
+) -> EngineConfig:
+    """--listen moves this process's HTTP. A worker without it serves none: beside a
+    receiver on one machine, [api] listen is the receiver's port."""
+    if listen is not None:
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            fail(f"--listen takes HOST:PORT, e.g. 127.0.0.1:9101 (got {listen!r})")
+        api = config.api.model_copy(update={"listen": listen, "enabled": True})
+    elif role == RoleOption.worker:
+        api = config.api.model_copy(update={"enabled": False})
+    else:
+        return config
+    return config.model_copy(update={"api": api})
 
 
 def _raise_open_file_limit() -> None:

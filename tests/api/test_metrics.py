@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
-from conftest import delivery_count, eventually, free_port, hl7, mllp_in, to_mllp
+from conftest import (
+    delivery_count,
+    eventually,
+    free_port,
+    hl7,
+    mllp_in,
+    start_engine_process,
+    stop_process,
+    to_mllp,
+    write_config,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.simulators.epj import Faults
@@ -16,9 +28,13 @@ async def scrape(engine) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]
         response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
+    return samples_of(response.text)
+
+
+def samples_of(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
+        for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
 
@@ -88,3 +104,33 @@ async def test_each_engine_counts_its_own(start_engine, epj, tmp_path):
     received = "kanal_messages_received_total"
     assert value(await scrape(first), received, channel="adt", status="ROUTED") == 1
     assert value(await scrape(second), received, channel="adt", status="ROUTED") == 0
+
+
+async def test_a_worker_process_serves_health_and_metrics_where_listen_says(tmp_path, epj):
+    """Workers have no API, but Prometheus must see what each one delivered."""
+    port, api, worker_http = free_port(), free_port(), free_port()
+    channels = mllp_in("adt", to_mllp("epj", epj.port), port=port)
+    config = write_config(tmp_path, channels, f'[api]\nlisten = "127.0.0.1:{api}"\n')
+    receiver = await start_engine_process(config, port, role="receiver")
+    listen = ("--listen", f"127.0.0.1:{worker_http}")
+    worker = await start_engine_process(config, worker_http, role="worker", options=listen)
+    try:
+        await send_all("127.0.0.1", port, [hl7("W-1"), hl7("W-2")])
+        await eventually(lambda: len(epj.received) == 2)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{worker_http}") as client:
+            assert (await client.get("/healthz")).json()["failing_destinations"] == []
+            assert (await client.get("/api/v1/channels")).status_code == 404  # not the API
+            finished = "kanal_deliveries_finished_total"
+            sent = {"channel": "adt", "destination": "epj", "outcome": "SENT"}
+            for _ in range(50):  # counted once the outcome is committed
+                samples = samples_of((await client.get("/metrics")).text)
+                if value(samples, finished, **sent) == 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert value(samples, finished, **sent) == 2
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api}") as client:
+            received = samples_of((await client.get("/metrics")).text)  # what it received
+        assert value(received, "kanal_messages_received_total", channel="adt", status="ROUTED") == 2
+    finally:
+        for process in (worker, receiver):
+            await stop_process(process)

@@ -246,3 +246,9 @@ def test_inspect_validates_oioxml_against_the_configured_schemas(tmp_path):
         "valid": True,
         "errors": [],
     }
+
+
+def test_run_refuses_a_listen_address_without_a_port(tmp_path):
+    config = str(write_config(tmp_path, CHANNELS))
+    result = runner.invoke(app, ["run", "--config", config, "--listen", "localhost"])
+    assert result.exit_code == 2 and "--listen takes HOST:PORT" in result.stderr
