@@ -12,16 +12,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, exists, select, update
 
 from engine.store.audit import event, seal, stage
-from engine.store.schema import DeliveryStatus, deliveries, messages
+from engine.store.schema import FINISHED_DELIVERY, DeliveryStatus, deliveries, messages
 
 # What may be sent again: finished or given up. Deliveries still queued, retrying or
 # being sent are in flight already.
-RESENDABLE = (
-    DeliveryStatus.DEAD,
-    DeliveryStatus.CANCELLED,
-    DeliveryStatus.SENT,
-    DeliveryStatus.ACKNOWLEDGED,
-)
+RESENDABLE = FINISHED_DELIVERY
 CANCELLABLE = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING)
 BATCH = 200
 

@@ -28,17 +28,11 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, delete, exists, or_, select, update
 
 from engine.store.audit import event, seal, stage
-from engine.store.schema import DeliveryStatus, contents, deliveries, messages
+from engine.store.schema import FINISHED_DELIVERY, DeliveryStatus, contents, deliveries, messages
 from engine.timefmt import iso
 
 SYSTEM = "kanal"
 BATCH = 500  # messages per transaction at most
-FINISHED = (
-    DeliveryStatus.SENT,
-    DeliveryStatus.ACKNOWLEDGED,
-    DeliveryStatus.DEAD,
-    DeliveryStatus.CANCELLED,
-)
 
 Position = tuple[float, int]  # (received_at, id): where a pass through a channel has got to
 
@@ -95,7 +89,7 @@ def prune_batch(
             .with_for_update()
         ).all()
     still_open = or_(
-        deliveries.c.status.not_in(FINISHED),
+        deliveries.c.status.not_in(FINISHED_DELIVERY),
         and_(
             deliveries.c.status == DeliveryStatus.SENT,
             deliveries.c.destination.in_(list(awaiting_receipt)),

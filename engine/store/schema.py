@@ -171,3 +171,10 @@ class DeliveryStatus:
 
 # A delivery in one of these is still to be sent (or being sent)
 OPEN_DELIVERY = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING, DeliveryStatus.SENDING)
+# ... and in one of these it is not (SENT may still wait for a MedCom receipt)
+FINISHED_DELIVERY = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.ACKNOWLEDGED,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.CANCELLED,
+)
