@@ -1,13 +1,14 @@
 """Delivery throughput with 1, 2 and 4 worker processes, per queue backend and store:
 sql/SQLite, sql/PostgreSQL and rabbitmq/PostgreSQL, in one run, beside a bare baseline
-(one client sending straight to the same MLLP sink).
+(the same clients sending straight to the same MLLP sink). Each row also says how fast
+the receiver took the messages in (stored, notices confirmed, ACKed).
 
 A receiver process takes M messages over MLLP while no worker runs; then N worker
 processes (`kanal run --role worker`) start and deliver them to an MLLP sink. The figure
 is messages/s between the first and the last arrival at the sink (start-up excluded).
 PostgreSQL and RabbitMQ are private servers on loopback (scripts/install-servers).
 
-    python bench/scaleout.py [--messages 4000] [--workers 1 2 4]
+    python bench/scaleout.py [--messages 4000] [--workers 1 2 4] [--connections 8]
 
 Writes bench/results/scaleout.json and bench/results/scaleout.png.
 """
@@ -34,8 +35,6 @@ from engine.devservers.rabbitmq import RabbitMQ
 from engine.simulators.epj import EpjSimulator
 from engine.simulators.mllp_client import MllpClient
 
-CONNECTIONS = 8
-
 
 def message(control_id: str) -> bytes:
     return (
@@ -45,18 +44,20 @@ def message(control_id: str) -> bytes:
     ).encode()
 
 
-async def send(port: int, ids: list[str]) -> None:
-    """CONNECTIONS clients, each sending its next message when the ACK arrives."""
+async def send(port: int, ids: list[str], connections: int) -> None:
+    """`connections` clients, each sending its next message when the ACK arrives."""
 
     async def one(part: list[str]) -> None:
         async with MllpClient("127.0.0.1", port, timeout=60) as client:
             for control_id in part:
                 await client.exchange(message(control_id))
 
-    await asyncio.gather(*(one(ids[i::CONNECTIONS]) for i in range(CONNECTIONS)))
+    await asyncio.gather(*(one(ids[i::connections]) for i in range(connections)))
 
 
-async def measure(store: str, queue: str, workers: int, count: int, sink: EpjSimulator) -> dict:
+async def measure(
+    store: str, queue: str, workers: int, count: int, sink: EpjSimulator, connections: int
+) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="kanal-scaleout-"))
     port = free_port()
     toml = f'[api]\nenabled = false\n[store]\nurl = "{store}"\n{queue}\n'
@@ -64,7 +65,9 @@ async def measure(store: str, queue: str, workers: int, count: int, sink: EpjSim
     receiver = await start_engine(config, "--role", "receiver")
     await wait_listening(port, receiver)
     tag = f"{folder.name}-"
-    await send(port, [f"{tag}{i}" for i in range(count)])
+    started = time.perf_counter()
+    await send(port, [f"{tag}{i}" for i in range(count)], connections)
+    ingest = count / (time.perf_counter() - started)
     await stop_engine(receiver)
 
     sink.arrivals.clear()
@@ -79,23 +82,24 @@ async def measure(store: str, queue: str, workers: int, count: int, sink: EpjSim
         shutil.rmtree(folder, ignore_errors=True)
     arrivals = sink.arrivals
     seconds = max(arrivals[-1] - arrivals[0], 1e-6)
-    return {"workers": workers, "messages": count, "per_s": round((count - 1) / seconds)}
+    per_s = round((count - 1) / seconds)
+    return {"workers": workers, "messages": count, "per_s": per_s, "ingest_per_s": round(ingest)}
 
 
-async def baseline(sink: EpjSimulator, count: int) -> float:
+async def baseline(sink: EpjSimulator, count: int, connections: int) -> float:
     started = time.perf_counter()
-    await send(sink.port, [f"base-{i}" for i in range(count)])
+    await send(sink.port, [f"base-{i}" for i in range(count)], connections)
     return count / (time.perf_counter() - started)
 
 
-async def main(count: int, worker_counts: list[int]) -> dict:
+async def main(count: int, worker_counts: list[int], connections: int) -> dict:
     postgres = PostgreSQL().start()
     rabbit_folder = Path(tempfile.mkdtemp(prefix="kanal-bench-rabbit-"))
     rabbitmq = RabbitMQ(rabbit_folder).start()
     sink = await EpjSimulator().start()
     rows = []
     try:
-        sink_rate = await baseline(sink, count)
+        sink_rate = await baseline(sink, count, connections)
         setups = {
             "sql/SQLite": lambda n: (f"sqlite:///{rabbit_folder}/sqlite-{n}/kanal.db", ""),
             "sql/PostgreSQL": lambda n: (postgres.create_database(f"sql{n}"), ""),
@@ -107,17 +111,21 @@ async def main(count: int, worker_counts: list[int]) -> dict:
         for name, setup in setups.items():
             for workers in worker_counts:
                 store, queue = setup(workers)
-                row = await measure(store, queue, workers, count, sink)
+                row = await measure(store, queue, workers, count, sink, connections)
                 row["setup"] = name
                 rows.append(row)
-                print(f"{name:<22}{workers} worker(s) {row['per_s']:>8,} msg/s", flush=True)
+                print(
+                    f"{name:<22}{workers} worker(s) {row['per_s']:>8,} msg/s delivered"
+                    f"  (receiver took them at {row['ingest_per_s']:,} msg/s)",
+                    flush=True,
+                )
     finally:
         await sink.stop()
         rabbitmq.close()
         postgres.close()
         shutil.rmtree(rabbit_folder, ignore_errors=True)
-    print(f"{'baseline (bare sink)':<22}1 client   {sink_rate:>8,.0f} msg/s")
-    return {"baseline_sink_per_s": round(sink_rate), "rows": rows}
+    print(f"{'baseline (bare sink)':<22}{connections} clients {sink_rate:>8,.0f} msg/s")
+    return {"connections": connections, "baseline_sink_per_s": round(sink_rate), "rows": rows}
 
 
 def chart(result: dict, path: Path) -> None:
@@ -138,6 +146,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=4000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--connections", type=int, default=8, help="MLLP senders")
     args = parser.parse_args()
-    outcome = asyncio.run(main(args.messages, args.workers))
+    outcome = asyncio.run(main(args.messages, args.workers, args.connections))
     write({**header("scaleout"), **outcome}, chart)

@@ -2,6 +2,8 @@
 
 Each notice carries the connection generation it came on: after a reconnect the broker
 redelivers what was not acked, and acks for the old connection's tags are dropped.
+A message names one or more deliveries (comma-separated ids: engine.queue.publisher);
+it is acked once every one of them has been.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class NoticeConsumer:
         self._names = (channel, destination)
         self._prefetch = prefetch
         self._inbox: asyncio.Queue[Received] = asyncio.Queue()
+        # (generation, tag): how many of the message's deliveries are not acked yet
+        self._unacked: dict[tuple[int, int], int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = threading.Event()
         self._generation = 0
@@ -72,19 +76,39 @@ class NoticeConsumer:
     def ack(self, notices: list[Received]) -> None:
         """Ack on the consumer's thread; notices of an older connection are already gone."""
         connection, generation = self._connection, self._generation
-        live = [n.tag for n in notices if n.generation == generation]
+        live = [tag for tag in self._done(notices) if tag[0] == generation]
         if not live or connection is None:
             return
 
         def acknowledge() -> None:
             channel = self._channel
             if channel is not None and channel.is_open and self._generation == generation:
-                for tag in live:
+                for _, tag in live:
                     channel.basic_ack(tag)
 
         # closed meanwhile: the broker redelivers these notices
         with contextlib.suppress(pika.exceptions.ConnectionWrongStateError):
             connection.add_callback_threadsafe(acknowledge)
+
+    def _done(self, notices: list[Received]) -> list[tuple[int, int]]:
+        """The messages all of whose deliveries are now acked: (generation, tag)."""
+        done = []
+        for notice in notices:
+            key = (notice.generation, notice.tag)
+            left = self._unacked.get(key, 1) - 1
+            if left > 0:
+                self._unacked[key] = left
+            else:
+                self._unacked.pop(key, None)
+                done.append(key)
+        return done
+
+    def _arrived(self, ids: list[int], tag: int, generation: int) -> None:
+        """On the event loop: a message's deliveries, each a notice."""
+        if len(ids) > 1:
+            self._unacked[(generation, tag)] = len(ids)
+        for delivery_id in ids:
+            self._inbox.put_nowait(Received(delivery_id, tag, generation))
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -104,11 +128,17 @@ class NoticeConsumer:
         generation = self._generation
         loop = self._loop
         assert loop is not None
+        loop.call_soon_threadsafe(self._unacked.clear)  # the old connection's are redelivered
 
         def on_message(_ch: object, method: object, _props: object, body: bytes) -> None:
             tag = method.delivery_tag  # type: ignore[attr-defined]
-            notice = Received(int(body), tag, generation)
-            loop.call_soon_threadsafe(self._inbox.put_nowait, notice)
+            try:
+                ids = [int(part) for part in body.split(b",")]
+            except ValueError:  # not ours: dropped, so that it cannot stop the consumer
+                log.warning("queue.bad_notice", queue=work_queue(*self._names), size=len(body))
+                channel.basic_ack(tag)
+                return
+            loop.call_soon_threadsafe(self._arrived, ids, tag, generation)
 
         channel.basic_consume(work_queue(*self._names), on_message)
         self._connection, self._channel = connection, channel
