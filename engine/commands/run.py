@@ -47,10 +47,10 @@ def run(
     ] = None,
 ) -> None:
     """Start listeners, routing, delivery workers and the API."""
-    configure(log_level, log_json)
-    _raise_open_file_limit()
     engine_config, channels = load(config)
     engine_config = _http_of_this_process(engine_config, role, listen)
+    configure(log_level, log_json)
+    _raise_open_file_limit()
     try:
         engine = Engine(engine_config, channels, role=role.value)
     except ConfigError as exc:
