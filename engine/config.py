@@ -269,6 +269,14 @@ class ApiSection(Strict):
     enabled: bool = True
     tls: TLSConfig | None = None  # cert + key to serve HTTPS; ca to require client certs
 
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"takes HOST:PORT, e.g. 127.0.0.1:8080 (got {value!r})")
+        return value
+
     @property
     def host(self) -> str:
         return self.listen.rsplit(":", 1)[0]

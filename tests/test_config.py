@@ -125,3 +125,10 @@ def test_a_vans_inbox_writes_receipts_beside_the_engine_too(tmp_path):
     write(tmp_path, "adt", body)
     [channel] = load_channels(tmp_path, base_dir=tmp_path / "site")
     assert channel.source.receipts == str(tmp_path / "site" / "vans" / "receipts")
+
+
+def test_an_api_address_without_a_port_is_refused_at_load(tmp_path):
+    path = tmp_path / "engine.toml"
+    path.write_text('[api]\nlisten = "localhost"\n')
+    with pytest.raises(ConfigError, match="api.listen.*HOST:PORT"):
+        load_engine_config(path)

@@ -12,9 +12,10 @@ from typing import Annotated
 import structlog
 import typer
 import uvloop
+from pydantic import ValidationError
 
 from engine.commands.common import ConfigOption, fail, load
-from engine.config import ConfigError, EngineConfig
+from engine.config import ApiSection, ConfigError, EngineConfig
 from engine.logs import configure
 from engine.runtime import Engine
 
@@ -65,10 +66,12 @@ def _http_of_this_process(
     """--listen moves this process's HTTP. A worker without it serves none: beside a
     receiver on one machine, [api] listen is the receiver's port."""
     if listen is not None:
-        host, _, port = listen.rpartition(":")
-        if not host or not port.isdigit() or int(port) > 65535:
+        try:  # validated as [api] listen is
+            api = ApiSection.model_validate(
+                {**config.api.model_dump(), "listen": listen, "enabled": True}
+            )
+        except ValidationError:
             fail(f"--listen takes HOST:PORT, e.g. 127.0.0.1:9101 (got {listen!r})")
-        api = config.api.model_copy(update={"listen": listen, "enabled": True})
     elif role == RoleOption.worker:
         api = config.api.model_copy(update={"enabled": False})
     else:
