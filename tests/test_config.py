@@ -130,5 +130,5 @@ def test_a_vans_inbox_writes_receipts_beside_the_engine_too(tmp_path):
 def test_an_api_address_without_a_port_is_refused_at_load(tmp_path):
     path = tmp_path / "engine.toml"
     path.write_text('[api]\nlisten = "localhost"\n')
-    with pytest.raises(ConfigError, match="api.listen.*HOST:PORT"):
+    with pytest.raises(ConfigError, match=r"api\.listen.*HOST:PORT"):
         load_engine_config(path)
