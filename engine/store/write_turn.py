@@ -42,9 +42,22 @@ class WriteTurn:
             self._fd = -1
 
 
-def write_turn(engine: Engine) -> WriteTurn | None:
-    """A turn for a SQLite store file (beside it, `<file>.write-turn`); None otherwise."""
+class NoTurn:
+    """Where nobody else writes the same file (PostgreSQL, SQLite in memory)."""
+
+    async def acquire(self) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def write_turn(engine: Engine) -> WriteTurn | NoTurn:
+    """A turn for a SQLite store file (beside it, `<file>.write-turn`); NoTurn otherwise."""
     path = engine.url.database
     if engine.dialect.name != "sqlite" or not path or path == ":memory:":
-        return None
+        return NoTurn()
     return WriteTurn(f"{path}.write-turn")

@@ -79,15 +79,13 @@ class Writer:
                     async with asyncio.timeout(self._linger):
                         await self._urgent.wait()
             self._urgent.clear()
-            if self._turn is not None:
-                await self._turn.acquire()  # what queues up meanwhile joins this batch
+            await self._turn.acquire()  # what queues up meanwhile joins this batch
             try:
                 while len(batch) < self._max_batch and not self._pending.empty():
                     batch.append(self._pending.get_nowait())
                 settled = self._commit_or_split(batch)
             finally:
-                if self._turn is not None:
-                    self._turn.release()
+                self._turn.release()
             for (_, _, future), result in zip(batch, settled, strict=True):
                 if future.done():
                     continue
@@ -98,8 +96,7 @@ class Writer:
 
     def close(self) -> None:
         """After `run` has stopped."""
-        if self._turn is not None:
-            self._turn.close()
+        self._turn.close()
 
     def _commit_or_split(self, batch: list[Pending]) -> list[Any]:
         """Results in batch order; a StoreUnavailable in place of each failed operation."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from engine.store.database import open_database
-from engine.store.write_turn import WriteTurn, write_turn
+from engine.store.write_turn import NoTurn, WriteTurn, write_turn
 
 
 def _turns(tmp_path) -> tuple[WriteTurn, WriteTurn]:
@@ -13,7 +13,7 @@ def _turns(tmp_path) -> tuple[WriteTurn, WriteTurn]:
     separately conflicts like a second process)."""
     path = tmp_path / "kanal.db"
     mine = write_turn(open_database(f"sqlite:///{path}"))
-    assert mine is not None
+    assert isinstance(mine, WriteTurn)
     return mine, WriteTurn(f"{path}.write-turn")
 
 
@@ -44,5 +44,6 @@ async def test_a_turn_given_up_while_waiting_is_passed_on_when_it_comes(tmp_path
 
 
 def test_only_a_sqlite_file_needs_turns(tmp_path):
-    assert write_turn(open_database("sqlite:///:memory:")) is None
-    assert write_turn(open_database("postgresql+psycopg://kanal@127.0.0.1:1/kanal")) is None
+    assert isinstance(write_turn(open_database("sqlite:///:memory:")), NoTurn)
+    postgres = open_database("postgresql+psycopg://kanal@127.0.0.1:1/kanal")
+    assert isinstance(write_turn(postgres), NoTurn)
