@@ -95,18 +95,19 @@ class NoticeConsumer:
         done = []
         for notice in notices:
             key = (notice.generation, notice.tag)
-            left = self._unacked.get(key, 1) - 1
-            if left > 0:
-                self._unacked[key] = left
+            left = self._unacked.get(key)
+            if left is None:  # an older connection's: the broker redelivers it
+                continue
+            if left > 1:
+                self._unacked[key] = left - 1
             else:
-                self._unacked.pop(key, None)
+                del self._unacked[key]
                 done.append(key)
         return done
 
     def _arrived(self, ids: list[int], tag: int, generation: int) -> None:
         """On the event loop: a message's deliveries, each a notice."""
-        if len(ids) > 1:
-            self._unacked[(generation, tag)] = len(ids)
+        self._unacked[(generation, tag)] = len(ids)
         for delivery_id in ids:
             self._inbox.put_nowait(Received(delivery_id, tag, generation))
 

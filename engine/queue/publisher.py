@@ -72,19 +72,18 @@ class NoticePublisher:
         """Publish what is waiting, together, until nothing is."""
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            error: Exception | None = None
             try:
                 await self._broker.call(self._send, [n for notices, _ in batch for n in notices])
             except Exception as exc:  # each caller learns it: nothing of theirs was confirmed
-                outcome: BaseException | None = exc
-            else:
-                outcome = None
+                error = exc
             for _, confirmed in batch:
                 if confirmed.done():  # its caller gave up waiting
                     continue
-                if outcome is None:
+                if error is None:
                     confirmed.set_result(None)
                 else:
-                    confirmed.set_exception(outcome)
+                    confirmed.set_exception(error)
 
     def publish_blocking(self, notices: list[Notice]) -> int:
         """For commands without an event loop; never from two threads at once. How many
