@@ -7,46 +7,16 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
-from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, delivery_count, eventually
-from test_reliable_messaging import drop, settled
+from test_reliable_messaging import channels, drop, settled
 
 from engine.receipts.medcom.fhir_acknowledgement import build_acknowledgement
 from engine.store.queries import message_detail
 
 LETTER = FIXTURES / "fhir" / "carecommunication.json"
 WHEN = datetime.datetime(2026, 11, 22, 10, 0, tzinfo=datetime.UTC)
-
-
-def channels(tmp_path: Path) -> dict[str, str]:
-    return {
-        "to-gp": f"""
-[channel]
-name = "to-gp"
-[source]
-type = "directory"
-path = "{tmp_path / "in"}"
-pattern = "*.json"
-poll = "100ms"
-[[destination]]
-name = "gp"
-type = "directory"
-path = "{tmp_path / "gp"}"
-filename = "letter.json"
-receipt = {{ wait = "1h", resends = 2 }}
-""",
-        "receipts-in": f"""
-[channel]
-name = "receipts-in"
-[source]
-type = "directory"
-path = "{tmp_path / "receipts"}"
-pattern = "*.json"
-poll = "100ms"
-""",
-    }
 
 
 @pytest.mark.parametrize("backend", ["sql", "rabbitmq"])
@@ -57,7 +27,7 @@ async def test_a_receipt_asking_again_sends_the_letter_again_at_once(
     if backend == "rabbitmq":
         url = request.getfixturevalue("rabbitmq").url
         queue = f'[queue]\nbackend = "rabbitmq"\nurl = "{url}"\npoll = "100ms"\n'
-    engine = await start_engine(channels(tmp_path), queue)
+    engine = await start_engine(channels(tmp_path, "1h", "json"), queue)
     drop(tmp_path / "in", "letter.json", LETTER.read_bytes())
     await eventually(lambda: delivery_count(engine, "SENT") == 1)
     await asyncio.sleep(1)  # the first send's notice is acked: none is left to bring it back

@@ -24,7 +24,9 @@ from engine.store.schema import contents
 LETTER = SHARED / "medcom" / "edifact_negative" / "PRE60_ok.edi"  # asks for a receipt
 
 
-def channels(tmp_path: Path, wait: str) -> dict[str, str]:
+def channels(tmp_path: Path, wait: str, suffix: str = "edi") -> dict[str, str]:
+    """Letters from `in` to the GP, who must send a receipt within `wait`; receipts come
+    into `receipts`. `suffix`: the files' (edi: EDIFACT, json: FHIR)."""
     return {
         "to-gp": f"""
 [channel]
@@ -32,13 +34,13 @@ name = "to-gp"
 [source]
 type = "directory"
 path = "{tmp_path / "in"}"
-pattern = "*.edi"
+pattern = "*.{suffix}"
 poll = "100ms"
 [[destination]]
 name = "gp"
 type = "directory"
 path = "{tmp_path / "gp"}"
-filename = "letter.edi"
+filename = "letter.{suffix}"
 receipt = {{ wait = "{wait}", resends = 2 }}
 """,
         "receipts-in": f"""
@@ -47,7 +49,7 @@ name = "receipts-in"
 [source]
 type = "directory"
 path = "{tmp_path / "receipts"}"
-pattern = "*.edi"
+pattern = "*.{suffix}"
 poll = "100ms"
 """,
     }
