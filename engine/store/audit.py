@@ -37,9 +37,8 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.expression import ClauseElement
 
-from engine.store.bulk import Bulk, BulkInsert
+from engine.store.bulk import Bulk, BulkInsert, Query, driver_rows
 from engine.store.schema import audit_chain, audit_events
 
 log = structlog.get_logger("kanal.audit")
@@ -85,31 +84,10 @@ def link(previous: str, row: Any) -> str:
     return hashlib.sha256((previous + canonical).encode("ascii")).hexdigest()
 
 
-class _Statement:
-    """A fixed statement compiled once per dialect and run as plain driver SQL: the seal
-    runs in every commit of the writer, where SQLAlchemy's per-statement cost shows."""
-
-    def __init__(self, statement: ClauseElement):
-        self._statement = statement
-        self._compiled: dict[str, str] = {}
-
-    def run(self, conn: Connection) -> Sequence[Any]:
-        name = conn.dialect.name
-        sql = self._compiled.get(name)
-        if sql is None:
-            sql = str(
-                self._statement.compile(
-                    dialect=conn.dialect, compile_kwargs={"literal_binds": True}
-                )
-            )
-            self._compiled[name] = sql
-        return conn.exec_driver_sql(sql).all()
-
-
 # No ORDER BY: sorting the few rows here lets the database use ix_audit_seq (the NULLs)
 # instead of walking the whole table in id order.
-_UNSEALED = _Statement(select(*CHAINED_FIELDS).where(audit_events.c.seq.is_(None)))
-_LOCK_HEAD = _Statement(
+_UNSEALED = Query(select(*CHAINED_FIELDS).where(audit_events.c.seq.is_(None)))
+_LOCK_HEAD = Query(
     select(audit_chain.c.seq, audit_chain.c.hash).where(audit_chain.c.id == HEAD).with_for_update()
 )
 _SEAL_ROW = Bulk(
@@ -170,7 +148,7 @@ def seal(conn: Connection) -> int:
     Call it last in every transaction that writes audit rows. With nothing to seal it
     costs one indexed select and takes no lock.
     """
-    rows = _UNSEALED.run(conn)
+    rows = _UNSEALED.rows(conn)
     staged = _staged.pop(conn, [])
     if not rows and not staged:
         return 0
@@ -179,12 +157,12 @@ def seal(conn: Connection) -> int:
     if rows and not locked:
         # While we waited for the head, another transaction may have sealed rows that
         # were committed unsealed (written around the engine): read again, under the lock.
-        rows = _UNSEALED.run(conn)
+        rows = _UNSEALED.rows(conn)
     old = time.time() - STALE
-    stale = [int(r.id) for r in rows if float(r.at) < old]
+    stale = [int(r[0]) for r in rows if float(r[1]) < old]  # (id, at, ...: CHAINED_FIELDS)
     if stale:  # not this transaction's: written around the engine, or before the upgrade
         log.warning("audit.adopted", ids=stale[:20], count=len(stale))
-    seq, previous = _chain(conn, sorted(rows, key=lambda r: int(r.id)), seq, previous)
+    seq, previous = _chain(conn, sorted(rows, key=lambda r: int(r[0])), seq, previous)
     seq, previous = _insert_sealed(conn, staged, seq, previous)
     _move_head(conn, seq, previous)
     return len(rows) + len(staged)
@@ -210,12 +188,13 @@ def seal_backlog(conn: Connection, chunk: int = CHUNK) -> int:
 
 
 def _chain(conn: Connection, rows: Sequence[Any], seq: int, previous: str) -> tuple[int, str]:
-    """Give `rows` (in id order) the positions after `seq`; the last position and hash."""
+    """Give `rows` (CHAINED_FIELDS, in id order) the positions after `seq`; the last
+    position and hash."""
     sealed = []
     for row in rows:
         seq += 1
         previous = link(previous, row)
-        sealed.append({"row_id": row.id, "new_seq": seq, "new_hash": previous})
+        sealed.append({"row_id": row[0], "new_seq": seq, "new_hash": previous})
     _SEAL_ROW.run(conn, sealed)
     return seq, previous
 
@@ -240,9 +219,9 @@ def _new_ids(conn: Connection, count: int) -> list[int]:
     if conn.dialect.name == "sqlite":
         # The transaction holds the write lock (see _lock_head): the next ids are its own
         # (were they not, the insert would fail on the primary key and roll back).
-        last = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM audit_events").scalar()
-        return list(range(int(last or 0) + 1, int(last or 0) + 1 + count))
-    return sorted(int(row[0]) for row in conn.exec_driver_sql(_NEXT_IDS, {"count": count}))
+        last = int(driver_rows(conn, "SELECT coalesce(max(id), 0) FROM audit_events")[0][0])
+        return list(range(last + 1, last + 1 + count))
+    return sorted(int(row[0]) for row in driver_rows(conn, _NEXT_IDS, {"count": count}))
 
 
 def _move_head(conn: Connection, seq: int, previous: str) -> None:
@@ -255,11 +234,12 @@ def _lock_head(conn: Connection) -> tuple[int, str]:
         # read (a search, a read by a person) would read the head and the next ids outside
         # any lock: take the write lock first, as a writer's first statement would have.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-    head = _LOCK_HEAD.run(conn)
+    head = _LOCK_HEAD.rows(conn)
     if not head:
         _create_head(conn)
-        head = _LOCK_HEAD.run(conn)
-    return int(head[0].seq), str(head[0].hash)
+        head = _LOCK_HEAD.rows(conn)
+    seq, hash_ = head[0]
+    return int(seq), str(hash_)
 
 
 def _has_written(conn: Connection) -> bool:

@@ -30,15 +30,20 @@ def database(tmp_path) -> Engine:
 
 @pytest.fixture
 def statements(database: Engine) -> Iterator[list[str]]:
-    """Every SQL statement the store runs from here on."""
+    """Every SQL statement SQLite runs from here on (once per row of an executemany),
+    those the hot path sends straight to the driver included."""
     seen: list[str] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def record(statement: str) -> None:
         seen.append(" ".join(statement.split()))
 
-    event.listen(database, "before_cursor_execute", record)
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(record)
+
+    database.dispose()  # new connections, each traced
+    event.listen(database, "connect", trace)
     yield seen
-    event.remove(database, "before_cursor_execute", record)
+    event.remove(database, "connect", trace)
 
 
 def test_every_writer_inserts_its_audit_rows_sealed(database, statements):
@@ -83,7 +88,7 @@ def test_a_transaction_that_only_read_seals_under_the_write_lock(database, tmp_p
         record_event(conn, "cli:test", "TOKEN", "t: integrator")  # the chain has a head
     between: list[str] = []
 
-    def another_writer(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def another_writer(statement: str) -> None:
         if statement.startswith("INSERT INTO audit_events") and not between:
             try:
                 with hasty.begin() as conn:
@@ -92,11 +97,12 @@ def test_a_transaction_that_only_read_seals_under_the_write_lock(database, tmp_p
             except OperationalError:  # database is locked
                 between.append("waited")
 
-    event.listen(database, "before_cursor_execute", another_writer)
     with database.begin() as conn:
+        # SQLite calls this as each statement starts, those sent straight to the driver too
+        conn.connection.dbapi_connection.set_trace_callback(another_writer)
         conn.execute(select(messages.c.id)).all()  # the search
         record_event(conn, "token:person", "SEARCH", "{}")
-    event.remove(database, "before_cursor_execute", another_writer)
+        conn.connection.dbapi_connection.set_trace_callback(None)
     assert between == ["waited"]
 
     with hasty.begin() as conn:  # and now it can
