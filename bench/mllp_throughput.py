@@ -92,13 +92,15 @@ async def load(
     from when a message was due, so a late ACK also counts against the messages queued
     behind it (no coordinated omission)."""
     latencies: list[float] = []
-    per_connection = total // connections
+    # every message is sent, the remainder by the first connections (the caller waits
+    # for `total` to be delivered)
+    share = [total // connections + (c < total % connections) for c in range(connections)]
     interval = connections / rate if rate else 0.0
 
     async def one(conn: int) -> None:
         async with MllpClient("127.0.0.1", port, timeout=60) as client:
             first = time.perf_counter() + conn * interval / connections  # spread the starts
-            for i in range(per_connection):
+            for i in range(share[conn]):
                 due = first + i * interval
                 if rate and (wait := due - time.perf_counter()) > 0:
                     await asyncio.sleep(wait)
