@@ -159,7 +159,7 @@ def seal(conn: Connection) -> int:
         # were committed unsealed (written around the engine): read again, under the lock.
         rows = _UNSEALED.rows(conn)
     old = time.time() - STALE
-    stale = [int(r[0]) for r in rows if float(r[1]) < old]  # (id, at, ...: CHAINED_FIELDS)
+    stale = [int(id_) for id_, at, *_ in rows if float(at) < old]  # rows are CHAINED_FIELDS
     if stale:  # not this transaction's: written around the engine, or before the upgrade
         log.warning("audit.adopted", ids=stale[:20], count=len(stale))
     seq, previous = _chain(conn, sorted(rows, key=lambda r: int(r[0])), seq, previous)

@@ -10,6 +10,7 @@ as they are, not wrapped by SQLAlchemy: the writer treats any error alike.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert
@@ -17,14 +18,16 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 
+def _cursor(conn: Connection) -> contextlib.closing[Any]:
+    """A driver cursor on the connection of `conn`'s transaction, closed after use."""
+    return contextlib.closing(conn.connection.cursor())
+
+
 def driver_rows(conn: Connection, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
     """Run `sql` (in the driver's dialect) in `conn`'s transaction; its rows as tuples."""
-    cursor = conn.connection.cursor()
-    try:
+    with _cursor(conn) as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall()) if cursor.description else []
-    finally:
-        cursor.close()
 
 
 class _Compiled:
@@ -69,11 +72,8 @@ class Bulk:
             return
         sql, order = self._compiled.sql(conn)
         params: list[Any] = rows if order is None else [tuple(r[k] for k in order) for r in rows]
-        cursor = conn.connection.cursor()
-        try:
+        with _cursor(conn) as cursor:
             cursor.executemany(sql, params)
-        finally:
-            cursor.close()
 
 
 class BulkInsert:
