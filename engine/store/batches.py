@@ -6,15 +6,26 @@ costs a handful of statements and a single commit (one fsync) instead of thousan
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, null, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from engine.pipeline.items import Claimed, ClaimRequest, Incoming, Outcome
 from engine.store.audit import stage
-from engine.store.bulk import Bulk, BulkInsert
+from engine.store.bulk import Bulk, BulkInsert, Query
 from engine.store.medcom import mark_duplicates, record_receipts
 from engine.store.schema import (
     OPEN_DELIVERY,
@@ -201,103 +212,147 @@ def claim_deliveries(conn: Connection, requests: list[ClaimRequest]) -> list[lis
 def _claim(conn: Connection, request: ClaimRequest) -> list[Claimed]:
     """Take due deliveries (or ones whose lease ran out) for one destination, oldest first."""
     now = time.time()
-    overdue = now - request.grace
-    due = (
-        select(deliveries.c.id)
-        .where(
-            deliveries.c.channel == request.channel,
-            deliveries.c.destination == request.destination,
-            or_(
-                and_(
-                    deliveries.c.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.RETRYING]),
-                    deliveries.c.next_attempt_at <= overdue,
-                ),
-                and_(
-                    deliveries.c.status == DeliveryStatus.SENDING,
-                    deliveries.c.lease_until < overdue,
-                ),
-            ),
-        )
-        .order_by(deliveries.c.id)
-        .limit(request.limit)
+    params = {
+        "of_channel": request.channel,
+        "of_destination": request.destination,
+        "overdue": now - request.grace,
+        "limit": request.limit,
+        "until": now + request.lease,
+        "now": now,
+    }
+    if request.ids:  # a list of ids: SQLAlchemy expands it, the driver's SQL cannot
+        statement = _claim_update(request.ordered, by_ids=True)
+        claimed = [tuple(row) for row in conn.execute(statement, {**params, "ids": request.ids})]
+    else:
+        claimed = _CLAIM[request.ordered].rows(conn, **params)
+    if not claimed:
+        return []
+    mine = {row[0]: row for row in claimed}
+    taken = _CLAIMED_PAYLOADS.rows(
+        conn,
+        of_channel=request.channel,
+        of_destination=request.destination,
+        until=params["until"],
     )
-    if request.ids:
-        due = due.where(deliveries.c.id.in_(request.ids))
-    if request.ordered:
-        due = due.where(_first_open_of_its_key(request))
-    if conn.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    claimed = conn.execute(
+    return [
+        Claimed(
+            delivery_id=delivery_id,
+            message_id=message_id,
+            attempts=mine[delivery_id][2],
+            created_at=mine[delivery_id][3],
+            payload=raw if transformed is None else transformed,
+            message=dict(zip(_MESSAGE_FIELDS, (message_id, *meta), strict=True)),
+        )
+        for delivery_id, message_id, raw, transformed, *meta in sorted(taken)
+        if delivery_id in mine  # the same lease time by chance: another worker's
+    ]
+
+
+@functools.cache  # built once: SQLAlchemy then reuses its compiled form
+def _claim_update(ordered: bool, by_ids: bool) -> Any:
+    """UPDATE … RETURNING id, message_id, attempts, created_at of the due deliveries of
+    :of_channel/:of_destination, at most :limit, leased until :until.
+
+    Each of the three ways to be due is its own walk along ix_deliveries_queue that stops
+    after :limit rows, so a claim reads a few rows however many were ever sent; one
+    condition with an OR of the three could only use the index's channel and destination,
+    and walked every delivery the destination ever had."""
+    d = deliveries.c
+
+    def candidates(status: str, due: Any, *order: Any) -> Any:
+        query = select(d.id).where(
+            d.channel == bindparam("of_channel"),
+            d.destination == bindparam("of_destination"),
+            d.status == literal(status),
+            due,
+        )
+        if by_ids:
+            query = query.where(d.id.in_(bindparam("ids", expanding=True)))
+        if ordered:
+            query = query.where(_first_open_of_its_key())
+        first = query.order_by(*order).limit(bindparam("limit"))
+        # FOR UPDATE: PostgreSQL workers skip each other's rows; SQLite has one writer
+        return select(first.with_for_update(skip_locked=True).subquery().c.id)
+
+    waiting = [
+        candidates(status, d.next_attempt_at <= bindparam("overdue"), d.next_attempt_at, d.id)
+        for status in (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING)
+    ]
+    stuck = candidates(DeliveryStatus.SENDING, d.lease_until < bindparam("overdue"), d.id)
+    union = union_all(*waiting, stuck).subquery()
+    due = select(union.c.id).order_by(union.c.id).limit(bindparam("limit"))
+    return (
         update(deliveries)
         .where(deliveries.c.id.in_(due.scalar_subquery()))
-        .values(status=DeliveryStatus.SENDING, lease_until=now + request.lease, updated_at=now)
+        .values(
+            status=DeliveryStatus.SENDING,
+            lease_until=bindparam("until"),
+            updated_at=bindparam("now"),
+        )
         .returning(
             deliveries.c.id, deliveries.c.message_id, deliveries.c.attempts, deliveries.c.created_at
         )
-    ).all()
-    return _with_payloads(conn, sorted(claimed)) if claimed else []
+    )
 
 
-def _first_open_of_its_key(request: ClaimRequest) -> Any:
+def _first_open_of_its_key() -> Any:
     """No earlier delivery with the same key is still open (queued, retrying, being sent):
     a failing one holds back only the deliveries of its own key."""
     earlier = deliveries.alias("earlier")
     blocking = (
         select(earlier.c.id)
         .where(
-            earlier.c.channel == request.channel,
-            earlier.c.destination == request.destination,
+            earlier.c.channel == bindparam("of_channel"),
+            earlier.c.destination == bindparam("of_destination"),
             earlier.c.order_key == deliveries.c.order_key,
             earlier.c.id < deliveries.c.id,
-            earlier.c.status.in_(OPEN_DELIVERY),
+            _one_of(earlier.c.status, OPEN_DELIVERY),
         )
         .exists()
     )
     return or_(deliveries.c.order_key.is_(None), ~blocking)
 
 
-def _with_payloads(conn: Connection, claimed: list[Any]) -> list[Claimed]:
-    delivery_ids = [row.id for row in claimed]
-    message_ids = list({row.message_id for row in claimed})
-    stored = conn.execute(
-        select(contents.c.message_id, contents.c.delivery_id, contents.c.stage, contents.c.data)
-        .where(
-            or_(
-                and_(contents.c.delivery_id.in_(delivery_ids), contents.c.stage == "transformed"),
-                and_(contents.c.message_id.in_(message_ids), contents.c.stage == "raw"),
-            )
-        )
-        .order_by(contents.c.id)  # a delivery's latest transformed content is what goes out
-    ).all()
-    raw = {row.message_id: row.data for row in stored if row.stage == "raw"}
-    transformed = {row.delivery_id: row.data for row in stored if row.stage == "transformed"}
-    meta = {
-        row.id: dict(row._mapping)
-        for row in conn.execute(
-            select(
-                messages.c.id,
-                messages.c.channel,
-                messages.c.format,
-                messages.c.type,
-                messages.c.control_id,
-                messages.c.sender,
-                messages.c.receiver,
-                messages.c.charset,
-                messages.c.received_at,
-            ).where(messages.c.id.in_(message_ids))
-        )
-    }
-    return [
-        Claimed(
-            delivery_id=row.id,
-            message_id=row.message_id,
-            attempts=row.attempts,
-            created_at=row.created_at,
-            payload=transformed.get(row.id, raw[row.message_id]),
-            message=meta[row.message_id],
-        )
-        for row in claimed
-    ]
+def _one_of(column: Any, values: Any) -> Any:
+    """column IN (?, ?, …): one parameter a value, so the SQL is the same every time
+    (a plain list would be expanded when the statement runs, which driver SQL cannot)."""
+    return column.in_([literal(value) for value in values])
+
+
+def _latest_content(stage: str, owner: Any, owner_id: Any) -> Any:
+    return (
+        select(contents.c.data)
+        .where(owner == owner_id, contents.c.stage == stage)
+        .order_by(contents.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_CLAIM = {ordered: Query(_claim_update(ordered, by_ids=False)) for ordered in (False, True)}
+_MESSAGE_FIELDS = (
+    "id", "channel", "format", "type", "control_id", "sender", "receiver", "charset",
+    "received_at",
+)  # fmt: skip
+# What the deliveries a claim just leased carry: found by their lease time (one claim's
+# `now`), so no list of ids goes into the SQL. A delivery's latest transformed content is
+# what goes out, else its message's raw content.
+_CLAIMED_PAYLOADS = Query(
+    select(
+        deliveries.c.id,
+        deliveries.c.message_id,
+        _latest_content("raw", contents.c.message_id, deliveries.c.message_id),
+        _latest_content("transformed", contents.c.delivery_id, deliveries.c.id),
+        *(messages.c[name] for name in _MESSAGE_FIELDS[1:]),
+    )
+    .join_from(deliveries, messages, messages.c.id == deliveries.c.message_id)
+    .where(
+        deliveries.c.channel == bindparam("of_channel"),
+        deliveries.c.destination == bindparam("of_destination"),
+        deliveries.c.status == DeliveryStatus.SENDING,
+        deliveries.c.lease_until == bindparam("until"),
+    )
+)
 
 
 def record_outcomes(conn: Connection, outcomes: list[Outcome]) -> list[None]:

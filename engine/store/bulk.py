@@ -31,34 +31,35 @@ def driver_rows(conn: Connection, sql: str, params: Any = ()) -> list[tuple[Any,
 
 
 class _Compiled:
-    """A statement's SQL per dialect, and the order of its parameters where the dialect's
-    are positional (None: named, rows go as dicts)."""
+    """A statement's SQL per dialect, the order of its parameters where the dialect's are
+    positional (None: named, rows go as dicts), and the values of the parameters written
+    into the statement itself (`status.in_(["QUEUED", ...])`)."""
 
-    def __init__(self, statement: ClauseElement, literal: bool = False):
+    def __init__(self, statement: ClauseElement):
         self._statement = statement
-        self._literal = literal  # no parameters: values written into the SQL
-        self._sql: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._sql: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
-    def sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+    def sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
         name = conn.dialect.name
         if name not in self._sql:
-            compiled = self._statement.compile(
-                dialect=conn.dialect, compile_kwargs={"literal_binds": self._literal}
-            )
+            compiled = self._statement.compile(dialect=conn.dialect)
             assert isinstance(compiled, SQLCompiler)
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
-            self._sql[name] = (str(compiled), order)
+            fixed = {k: b.effective_value for k, b in compiled.binds.items() if not b.required}
+            self._sql[name] = (str(compiled), order, fixed)
         return self._sql[name]
 
 
 class Query:
-    """A fixed statement without parameters (values written in) that returns rows."""
+    """A statement that returns rows; `rows` takes its bind parameters by name."""
 
     def __init__(self, statement: ClauseElement):
-        self._compiled = _Compiled(statement, literal=True)
+        self._compiled = _Compiled(statement)
 
-    def rows(self, conn: Connection) -> list[tuple[Any, ...]]:
-        return driver_rows(conn, self._compiled.sql(conn)[0])
+    def rows(self, conn: Connection, **params: Any) -> list[tuple[Any, ...]]:
+        sql, order, fixed = self._compiled.sql(conn)
+        named = {**fixed, **params}
+        return driver_rows(conn, sql, named if order is None else tuple(named[k] for k in order))
 
 
 class Bulk:
@@ -70,7 +71,9 @@ class Bulk:
     def run(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        sql, order = self._compiled.sql(conn)
+        sql, order, fixed = self._compiled.sql(conn)
+        if fixed:
+            rows = [{**fixed, **r} for r in rows]
         params: list[Any] = rows if order is None else [tuple(r[k] for k in order) for r in rows]
         with _cursor(conn) as cursor:
             cursor.executemany(sql, params)

@@ -1,0 +1,89 @@
+"""A claim takes what is due (queued, retrying, or sending with its lease run out) and
+reads only those rows: its work does not grow with the deliveries already sent."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import Engine, insert, select
+from stored_rows import LONG_AGO, a_message
+
+from engine.pipeline.items import ClaimRequest
+from engine.store.batches import claim_deliveries
+from engine.store.database import migrate, open_database
+from engine.store.schema import DeliveryStatus, deliveries
+
+S = DeliveryStatus
+
+
+@pytest.fixture
+def database(tmp_path) -> Engine:
+    database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
+    migrate(database)
+    return database
+
+
+def sent_history(database: Engine, delivery_id: int, count: int) -> None:
+    """`count` more deliveries to d0 of the delivery's message, all sent long ago."""
+    with database.connect() as conn:
+        message_id = conn.execute(
+            select(deliveries.c.message_id).where(deliveries.c.id == delivery_id)
+        ).scalar_one()
+    row = {
+        "message_id": message_id,
+        "channel": "adt",
+        "destination": "d0",
+        "status": S.SENT,
+        "next_attempt_at": LONG_AGO,
+        "created_at": LONG_AGO,
+        "updated_at": LONG_AGO,
+    }
+    with database.begin() as conn:
+        conn.execute(insert(deliveries), [row] * count)
+
+
+def claim(database: Engine, destination: str = "d0") -> tuple[list[int], int]:
+    """The ids a claim took, and how many SQLite instructions (in hundreds) it ran."""
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    with database.begin() as conn:
+        sqlite = conn.connection.driver_connection
+        sqlite.set_progress_handler(count, 100)
+        try:
+            taken = claim_deliveries(conn, [ClaimRequest("adt", destination, 100, lease=60)])
+        finally:
+            sqlite.set_progress_handler(None, 0)
+    return [c.delivery_id for c in taken[0]], steps[0]
+
+
+def test_a_claim_takes_what_is_due_with_its_payload(database):
+    later = time.time() + 3600
+    due = a_message(database, S.QUEUED, S.RETRYING, S.SENDING, S.SENT, S.DEAD)
+    with database.begin() as conn:  # d1 retries later; d2's lease ran out long ago
+        conn.execute(
+            deliveries.update().where(deliveries.c.id == due[1]).values(next_attempt_at=later)
+        )
+        conn.execute(
+            deliveries.update().where(deliveries.c.id == due[2]).values(lease_until=LONG_AGO)
+        )
+    assert [claim(database, f"d{n}")[0] for n in range(5)] == [[due[0]], [], [due[2]], [], []]
+    with database.begin() as conn:
+        taken = claim_deliveries(conn, [ClaimRequest("adt", "d1", 100, lease=60, grace=-7200)])
+    assert [(c.delivery_id, c.payload, c.message["channel"]) for c in taken[0]] == [
+        (due[1], b"MSH", "adt")
+    ]
+
+
+def test_a_claims_work_does_not_grow_with_the_sent_history(database):
+    first = a_message(database, S.QUEUED)
+    _, without_history = claim(database)
+    sent_history(database, first[0], 5000)
+    second = a_message(database, S.QUEUED)
+    taken, with_history = claim(database)
+    assert taken == second
+    assert with_history <= without_history + 5  # walking 5,000 sent rows costs hundreds
