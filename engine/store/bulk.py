@@ -11,6 +11,9 @@ as they are, not wrapped by SQLAlchemy: the writer treats any error alike.
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert
@@ -28,6 +31,14 @@ def driver_rows(conn: Connection, sql: str, params: Any = ()) -> list[tuple[Any,
     with _cursor(conn) as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall()) if cursor.description else []
+
+
+@functools.cache
+def _getter(order: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A row dict's values in `order`, as a tuple (itemgetter alone gives one value bare)."""
+    if len(order) == 1:
+        return lambda row: (row[order[0]],)
+    return operator.itemgetter(*order)
 
 
 class _Compiled:
@@ -74,7 +85,7 @@ class Bulk:
         sql, order, fixed = self._compiled.sql(conn)
         if fixed:
             rows = [{**fixed, **r} for r in rows]
-        params: list[Any] = rows if order is None else [tuple(r[k] for k in order) for r in rows]
+        params: list[Any] = rows if order is None else list(map(_getter(order), rows))
         with _cursor(conn) as cursor:
             cursor.executemany(sql, params)
 
