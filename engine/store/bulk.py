@@ -80,22 +80,36 @@ class Bulk:
         self._compiled = _Compiled(statement)
 
     def run(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            with _cursor(conn) as cursor:
+                cursor.executemany(*self._sql_and_params(conn, rows))
+
+    def returned_firsts(self, conn: Connection, rows: list[dict[str, Any]]) -> list[Any]:
+        """psycopg: run a statement with RETURNING for every row in one executemany; the
+        first column each row returned, in the rows' order."""
         if not rows:
-            return
+            return []
+        with _cursor(conn) as cursor:
+            cursor.executemany(*self._sql_and_params(conn, rows), returning=True)
+            firsts = [cursor.fetchone()[0]]
+            while cursor.nextset():
+                firsts.append(cursor.fetchone()[0])
+            return firsts
+
+    def _sql_and_params(self, conn: Connection, rows: list[dict[str, Any]]) -> tuple[str, Any]:
         sql, order, fixed = self._compiled.sql(conn)
         if fixed:
             rows = [{**fixed, **r} for r in rows]
-        params: list[Any] = rows if order is None else list(map(_getter(order), rows))
-        with _cursor(conn) as cursor:
-            cursor.executemany(sql, params)
+        return sql, rows if order is None else list(map(_getter(order), rows))
 
 
 class BulkInsert:
     """INSERT of many rows into `table` with the given columns; can return the new ids."""
 
     def __init__(self, table: Table, columns: tuple[str, ...]):
-        self._bulk = Bulk(insert(table).values({c: bindparam(c) for c in columns}))
-        self._returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        values = insert(table).values({c: bindparam(c) for c in columns})
+        self._bulk = Bulk(values)
+        self._returning = Bulk(values.returning(table.c.id))
 
     def run(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._bulk.run(conn, rows)
@@ -104,7 +118,7 @@ class BulkInsert:
         if not rows:
             return []
         if conn.dialect.name != "sqlite":
-            return [row[0] for row in conn.execute(self._returning, rows)]
+            return self._returning.returned_firsts(conn, rows)
         # SQLite: the transaction holds the write lock, so rowids are assigned one after
         # another: the batch's ids end at last_insert_rowid().
         self._bulk.run(conn, rows)

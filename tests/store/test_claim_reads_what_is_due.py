@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 from stored_rows import LONG_AGO, a_message
 
-from engine.pipeline.items import ClaimRequest
+from engine.pipeline.items import Claimed, ClaimRequest
 from engine.store.batches import claim_deliveries
 from engine.store.database import migrate, open_database
 from engine.store.schema import DeliveryStatus, deliveries
@@ -20,6 +20,16 @@ S = DeliveryStatus
 @pytest.fixture
 def database(tmp_path) -> Engine:
     database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
+    migrate(database)
+    return database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database(request, tmp_path) -> Engine:
+    """SQLite, then a fresh PostgreSQL database (where claims lock with SKIP LOCKED)."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("database")
+    database = open_database(request.getfixturevalue("postgres_url"))
     migrate(database)
     return database
 
@@ -43,8 +53,18 @@ def sent_history(database: Engine, delivery_id: int, count: int) -> None:
         conn.execute(insert(deliveries), [row] * count)
 
 
-def claim(database: Engine, destination: str = "d0") -> tuple[list[int], int]:
-    """The ids a claim took, and how many SQLite instructions (in hundreds) it ran."""
+def claim(database: Engine, destination: str = "d0", grace: float = 0.0) -> list[Claimed]:
+    with database.begin() as conn:
+        return _claim(conn, destination, grace)
+
+
+def _claim(conn: Connection, destination: str = "d0", grace: float = 0.0) -> list[Claimed]:
+    request = ClaimRequest("adt", destination, 100, lease=60, grace=grace)
+    return claim_deliveries(conn, [request])[0]
+
+
+def counted_claim(database: Engine) -> tuple[list[int], int]:
+    """The ids a claim to d0 took, and how many SQLite instructions (in hundreds) it ran."""
     steps = [0]
 
     def count() -> int:
@@ -55,35 +75,36 @@ def claim(database: Engine, destination: str = "d0") -> tuple[list[int], int]:
         sqlite = conn.connection.driver_connection
         sqlite.set_progress_handler(count, 100)
         try:
-            taken = claim_deliveries(conn, [ClaimRequest("adt", destination, 100, lease=60)])
+            taken = _claim(conn)
         finally:
             sqlite.set_progress_handler(None, 0)
-    return [c.delivery_id for c in taken[0]], steps[0]
+    assert steps[0] > 0  # the handler saw the claim run
+    return [c.delivery_id for c in taken], steps[0]
 
 
-def test_a_claim_takes_what_is_due_with_its_payload(database):
-    later = time.time() + 3600
+def test_a_claim_takes_what_is_due_with_its_payload(any_database):
+    database, later = any_database, time.time() + 3600
     due = a_message(database, S.QUEUED, S.RETRYING, S.SENDING, S.SENT, S.DEAD)
-    with database.begin() as conn:  # d1 retries later; d2's lease ran out long ago
+    with database.begin() as conn:  # d1 retries in an hour; d2's lease ran out long ago
         conn.execute(
             deliveries.update().where(deliveries.c.id == due[1]).values(next_attempt_at=later)
         )
         conn.execute(
             deliveries.update().where(deliveries.c.id == due[2]).values(lease_until=LONG_AGO)
         )
-    assert [claim(database, f"d{n}")[0] for n in range(5)] == [[due[0]], [], [due[2]], [], []]
-    with database.begin() as conn:
-        taken = claim_deliveries(conn, [ClaimRequest("adt", "d1", 100, lease=60, grace=-7200)])
-    assert [(c.delivery_id, c.payload, c.message["channel"]) for c in taken[0]] == [
+    taken = [[c.delivery_id for c in claim(database, f"d{n}")] for n in range(5)]
+    assert taken == [[due[0]], [], [due[2]], [], []]
+    in_two_hours = claim(database, "d1", grace=-7200)  # as if it were two hours later
+    assert [(c.delivery_id, c.payload, c.message["channel"]) for c in in_two_hours] == [
         (due[1], b"MSH", "adt")
     ]
 
 
 def test_a_claims_work_does_not_grow_with_the_sent_history(database):
     first = a_message(database, S.QUEUED)
-    _, without_history = claim(database)
+    _, without_history = counted_claim(database)
     sent_history(database, first[0], 5000)
     second = a_message(database, S.QUEUED)
-    taken, with_history = claim(database)
+    taken, with_history = counted_claim(database)
     assert taken == second
     assert with_history <= without_history + 5  # walking 5,000 sent rows costs hundreds
