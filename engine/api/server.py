@@ -32,6 +32,12 @@ def embedded_server(app: FastAPI, api: ApiSection) -> EmbeddedServer:
         if api.tls.ca:
             tls.update(ssl_ca_certs=api.tls.ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
     config = uvicorn.Config(
-        app, host=api.host, port=api.port, log_level="warning", lifespan="off", **tls
+        app,
+        host=api.host,
+        port=api.port,
+        http="httptools",  # llhttp in C; h11 parses in Python
+        log_level="warning",
+        lifespan="off",
+        **tls,
     )
     return EmbeddedServer(config)
