@@ -210,7 +210,8 @@ def claim_deliveries(conn: Connection, requests: list[ClaimRequest]) -> list[lis
 
 
 def _claim(conn: Connection, request: ClaimRequest) -> list[Claimed]:
-    """Take due deliveries (or ones whose lease ran out) for one destination, oldest first."""
+    """Lease up to `limit` due deliveries (or ones whose lease ran out) of one destination,
+    the longest due first; they come back in id order, each with what it sends."""
     now = time.time()
     params = {
         "of_channel": request.channel,
