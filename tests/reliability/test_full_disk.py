@@ -59,7 +59,8 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 def fill(folder: Path) -> Path:
     """Write a file until the filesystem is full."""
     filler = folder / "filler"
-    with filler.open("wb") as handle:
+    # unbuffered: nothing is left in a buffer for close() to flush into the full disk
+    with filler.open("wb", buffering=0) as handle:
         chunk = b"\0" * 65536
         try:
             while True:

@@ -6,8 +6,11 @@ processes' audit rows form one intact chain."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sqlite3
+from pathlib import Path
 
 import pytest
 from conftest import (
@@ -28,6 +31,14 @@ from engine.store.database import open_database
 pytestmark = pytest.mark.slow
 
 SENDERS = 8
+
+
+def sent(database: Path) -> int:
+    """Deliveries the store has recorded as sent."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+        return int(
+            conn.execute("SELECT count(*) FROM deliveries WHERE status = 'SENT'").fetchone()[0]
+        )
 
 
 async def test_a_receiver_and_a_worker_share_a_sqlite_store(tmp_path, epj):
@@ -51,6 +62,7 @@ async def test_a_receiver_and_a_worker_share_a_sqlite_store(tmp_path, epj):
         await eventually(lambda: set(acked) <= set(epj.received), timeout=60)
         # The killed worker's claims come back when their lease runs out (2 s here), so
         # what it had sent but not yet recorded goes out again: at most one batch.
+        await eventually(lambda: sent(database) == len(acked), timeout=60)
         assert epj.duplicates <= 20, f"{epj.duplicates} duplicates"
     finally:
         for process in (receiver, worker):
