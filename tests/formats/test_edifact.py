@@ -90,3 +90,16 @@ def test_counts_in_unt_and_unz_are_checked():
     count = raw[start : raw.index(b"+", start)]
     with pytest.raises(EdifactError, match="UNT counts 99 segments"):
         parse_edifact(raw.replace(b"UNT+" + count, b"UNT+99"))
+
+
+def test_a_segment_longer_than_any_edifact_segment_is_refused():
+    raw = (SHARED / "medcom" / "pairs" / "DIS01_1.edi").read_bytes()
+    longest = b"FTX+" + b"+".join([b"x"] * 99)  # 99 data elements: as long as one can be
+    at = raw.index(b"UNT+")
+    with pytest.raises(EdifactError, match="UNT counts"):  # read as far as the counts
+        parse_edifact(raw[:at] + longest + b"'" + raw[at:])
+    with pytest.raises(EdifactError, match="FTX: 100 data elements") as refused:
+        parse_edifact(raw[:at] + longest + b"+x'" + raw[at:])
+    assert refused.value.code == "SYN"
+    with pytest.raises(EdifactError, match="FTX: element 1 has 100 components"):
+        parse_edifact(raw[:at] + b"FTX+" + b":".join([b"x"] * 100) + b"'" + raw[at:])

@@ -8,11 +8,17 @@ from pydifact.segments import Segment
 from engine.formats.edifact.errors import EdifactError
 
 ENVELOPE = {"UNB", "UNZ", "UNG", "UNE"}
+# ISO 9735 numbers a segment's data elements, and a composite's components, in positions
+# 010 … 990: no segment has more than 99 of either. A longer one is garbage, and refusing
+# it at once keeps one such segment from costing seconds further on (mappings, receipts).
+MAX_POSITIONS = 99
 
 
 def check_structure(segments: list[Segment]) -> None:
     if not segments:
         raise EdifactError("SYN", "empty interchange: no segments")
+    for segment in segments:
+        _check_positions(segment)
     if segments[0].tag != "UNB":
         raise EdifactError("SYN", f"the interchange starts with {segments[0].tag}, not UNB")
     unb = segments[0]
@@ -39,6 +45,22 @@ def check_structure(segments: list[Segment]) -> None:
         raise EdifactError(
             "SYN", f"UNZ counts {_element(unz, 0)} message(s), the interchange holds {messages}"
         )
+
+
+def _check_positions(segment: Segment) -> None:
+    if len(segment.elements) > MAX_POSITIONS:
+        raise EdifactError(
+            "SYN",
+            f"{segment.tag}: {len(segment.elements)} data elements, more than the "
+            f"{MAX_POSITIONS} a segment can have",
+        )
+    for number, element in enumerate(segment.elements, 1):
+        if isinstance(element, list) and len(element) > MAX_POSITIONS:
+            raise EdifactError(
+                "SYN",
+                f"{segment.tag}: element {number} has {len(element)} components, more than "
+                f"the {MAX_POSITIONS} an element can have",
+            )
 
 
 def _check_messages(body: list[Segment]) -> int:
