@@ -118,6 +118,14 @@ def postgres_url(postgres: PostgreSQL, request: pytest.FixtureRequest) -> str:
     return postgres.create_database(f"t{uuid.uuid4().hex[:16]}")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store for one test: a SQLite file, then a PostgreSQL database."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
 def available(make: Callable[[], Any]) -> Any:
     """The server, or skip (fail under CI=true) when its package is missing."""
     try:

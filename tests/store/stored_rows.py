@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, insert
 
+from engine.store.database import migrate, open_database
 from engine.store.schema import contents, deliveries, messages
 
 LONG_AGO = 1.7e9  # received then: old enough for any retention
+
+
+def migrated(url: str) -> Engine:
+    """The store at `url`, with the current schema."""
+    database = open_database(url)
+    migrate(database)
+    return database
 
 
 def a_message(database: Engine, *statuses: str, received_at: float = LONG_AGO) -> list[int]:

@@ -5,33 +5,14 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from sqlalchemy import Connection, Engine, insert, select
-from stored_rows import LONG_AGO, a_message
+from stored_rows import LONG_AGO, a_message, migrated
 
 from engine.pipeline.items import Claimed, ClaimRequest
 from engine.store.batches import claim_deliveries
-from engine.store.database import migrate, open_database
 from engine.store.schema import DeliveryStatus, deliveries
 
 S = DeliveryStatus
-
-
-@pytest.fixture
-def database(tmp_path) -> Engine:
-    database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
-    migrate(database)
-    return database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_database(request, tmp_path) -> Engine:
-    """SQLite, then a fresh PostgreSQL database (where claims lock with SKIP LOCKED)."""
-    if request.param == "sqlite":
-        return request.getfixturevalue("database")
-    database = open_database(request.getfixturevalue("postgres_url"))
-    migrate(database)
-    return database
 
 
 def sent_history(database: Engine, delivery_id: int, count: int) -> None:
@@ -82,8 +63,8 @@ def counted_claim(database: Engine) -> tuple[list[int], int]:
     return [c.delivery_id for c in taken], steps[0]
 
 
-def test_a_claim_takes_what_is_due_with_its_payload(any_database):
-    database, later = any_database, time.time() + 3600
+def test_a_claim_takes_what_is_due_with_its_payload(store_url):
+    database, later = migrated(store_url), time.time() + 3600
     due = a_message(database, S.QUEUED, S.RETRYING, S.SENDING, S.SENT, S.DEAD)
     with database.begin() as conn:  # d1 retries in an hour; d2's lease ran out long ago
         conn.execute(
@@ -100,7 +81,8 @@ def test_a_claim_takes_what_is_due_with_its_payload(any_database):
     ]
 
 
-def test_a_claims_work_does_not_grow_with_the_sent_history(database):
+def test_a_claims_work_does_not_grow_with_the_sent_history(tmp_path):
+    database = migrated(f"sqlite:///{tmp_path / 'store.db'}")  # counts SQLite's instructions
     first = a_message(database, S.QUEUED)
     _, without_history = counted_claim(database)
     sent_history(database, first[0], 5000)

@@ -6,28 +6,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, event, select
-from stored_rows import LONG_AGO, a_message
+from stored_rows import LONG_AGO, a_message, migrated
 
 from engine.store.audit import verify
-from engine.store.database import migrate, open_database
+from engine.store.database import open_database
 from engine.store.operations import resend
 from engine.store.retention import prune_batch
 from engine.store.schema import DeliveryStatus, audit_events, deliveries, messages
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("postgres_url"))
-    return f"sqlite:///{tmp_path / 'k.db'}"
-
-
-def store(url: str) -> Engine:
-    database = open_database(url)
-    migrate(database)
-    return database
 
 
 def prune(database: Engine) -> int:
@@ -50,18 +36,18 @@ def resend_one(database: Engine, delivery: int) -> int:
         return resend(conn, [delivery], "cli:test", "asked again")
 
 
-def test_a_pruned_message_is_not_resent(url):
-    database = store(url)
+def test_a_pruned_message_is_not_resent(store_url):
+    database = migrated(store_url)
     [dead] = a_message(database, DeliveryStatus.DEAD)
     assert prune(database) == 1
     assert resend_one(database, dead) == 0
     assert outcome(database) == (DeliveryStatus.DEAD, True, ["PRUNED"])
 
 
-def test_retention_committing_while_a_resend_runs_is_seen_by_it(url):
+def test_retention_committing_while_a_resend_runs_is_seen_by_it(store_url):
     """Retention prunes (and commits) after the resend has read which deliveries to
     change and before it changes them: the change refuses."""
-    database, retention = store(url), open_database(url)
+    database, retention = migrated(store_url), open_database(store_url)
     [dead] = a_message(database, DeliveryStatus.DEAD)
     pruned: list[int] = []
 
@@ -82,7 +68,7 @@ def test_a_resend_waiting_for_retentions_locks_sees_its_prune(postgres_url):
     """PostgreSQL: retention has locked the deliveries and is about to mark the message
     pruned when a resend starts; the resend waits for it, then must see the prune (a
     condition read before the wait would not)."""
-    database, resender = store(postgres_url), open_database(postgres_url)
+    database, resender = migrated(postgres_url), open_database(postgres_url)
     [dead] = a_message(database, DeliveryStatus.DEAD)
     resent: list[int] = []
     thread = threading.Thread(target=lambda: resent.append(resend_one(resender, dead)))
