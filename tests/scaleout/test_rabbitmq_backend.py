@@ -23,7 +23,7 @@ from conftest import (
     write_config,
 )
 from loadgen import keep_sending, outage_mid_load, send_counting
-from test_postgres_scaleout import crash_and_restart
+from test_shared_store import crash_and_restart
 from typer.testing import CliRunner
 
 from engine.cli import app
