@@ -290,8 +290,9 @@ def report(result: dict[str, Any]) -> None:
     )
 
 
-async def measure(name: str, setup: Setup, args: argparse.Namespace) -> dict[str, Any]:
-    paced = Paced(args.rate, int(args.rate * args.paced_seconds))
+async def measure(
+    name: str, setup: Setup, paced: Paced, args: argparse.Namespace
+) -> dict[str, Any]:
     connections = args.connections or setup.connections
     echo = await baseline(args.messages, connections, paced)
     profile = args.profile and args.profile.with_name(f"{name}-{args.profile.name}")
@@ -324,12 +325,15 @@ async def main() -> None:
         "--profile", type=Path, help="record the receiving engine with py-spy (raw)"
     )
     args = parser.parse_args()
-    setups = {name: await measure(name, SETUPS[name], args) for name in args.setup or list(SETUPS)}
+    paced = Paced(args.rate, int(args.rate * args.paced_seconds))
+    setups = {
+        name: await measure(name, SETUPS[name], paced, args) for name in args.setup or list(SETUPS)
+    }
     goal_row = setups.get(GOAL_SETUP, {}).get("kanal")
     result = {
         **header("mllp_throughput"),
         "lanes": args.lanes,
-        "paced": {"rate": args.rate, "messages": int(args.rate * args.paced_seconds)},
+        "paced": {"rate": paced.rate, "messages": paced.messages},
         "goal": {
             "setup": GOAL_SETUP,
             "per_second": GOAL_PER_SECOND,
