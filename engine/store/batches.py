@@ -307,17 +307,13 @@ def _first_open_of_its_key() -> Any:
             earlier.c.destination == bindparam("of_destination"),
             earlier.c.order_key == deliveries.c.order_key,
             earlier.c.id < deliveries.c.id,
-            _one_of(earlier.c.status, OPEN_DELIVERY),
+            # one parameter a status: a plain list would be expanded when the statement
+            # runs, which the driver's SQL (a Query) cannot do
+            earlier.c.status.in_([literal(status) for status in OPEN_DELIVERY]),
         )
         .exists()
     )
     return or_(deliveries.c.order_key.is_(None), ~blocking)
-
-
-def _one_of(column: Any, values: Any) -> Any:
-    """column IN (?, ?, …): one parameter a value, so the SQL is the same every time
-    (a plain list would be expanded when the statement runs, which driver SQL cannot)."""
-    return column.in_([literal(value) for value in values])
 
 
 def _latest_content(stage: str, owner: Any, owner_id: Any) -> Any:
